@@ -1,0 +1,147 @@
+/*
+ * <nmkit/nmkit.h> - nmkit's native C API.
+ *
+ * nmkit gives any machine netmap's API and the VALE switch without a kernel
+ * module.  A port is opened by its netmap name ("x{1", "x}1", "vale0:a",
+ * "netmap:eth0", with netmap's mode suffixes and @options); its rings and
+ * buffers live in shared memory laid out exactly as netmap lays them out,
+ * and packets move with netmap's head/cur/tail protocol:
+ *
+ *     char err[NMK_ERRBUF_SIZE];
+ *     struct nmk_port *p = nmk_port_open("pipeA{1", err);
+ *     if (p == NULL) { fprintf(stderr, "%s\n", err); exit(1); }
+ *     struct netmap_ring *tx = nmk_port_txring(p, 0);
+ *     ... fill slots [tx->head, tx->tail), advance head and cur ...
+ *     nmk_txsync(p);
+ *
+ * Everything here is thread-compatible, not thread-safe: two threads may use
+ * two ports at once, but one port (or one ring) must not be synced from two
+ * threads at the same time, exactly as with netmap.
+ *
+ * Errors: functions that return int return 0 (or a non-negative value) on
+ * success and a negative errno on failure; functions that return a pointer
+ * return NULL and set errno.  A readable message, naming the port and the
+ * cause, goes to the caller's error buffer or can be read back with
+ * nmk_port_error().  The library never prints and never exits.
+ */
+#ifndef NMKIT_NMKIT_H
+#define NMKIT_NMKIT_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nmkit/compat/net/netmap.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define NMK_API __attribute__((visibility("default")))
+#else
+#define NMK_API
+#endif
+
+/** Size of the error buffers that the API fills (like PCAP_ERRBUF_SIZE). */
+#define NMK_ERRBUF_SIZE 256
+
+/** An open port: one registration, like one netmap fd after NIOCREGIF. */
+struct nmk_port;
+
+/** Optional parameters of nmk_port_open_ext(); zero means "default". */
+struct nmk_open_params {
+	uint32_t extra_bufs;    /**< extra buffers to allocate (nr_extra_bufs) */
+	uint64_t add_flags;     /**< NR_* flags ORed into those of the name */
+};
+
+/** What a port is, as netmap's REGISTER reply describes it. */
+struct nmk_port_info {
+	char name[64];          /**< nr_name, e.g. "pipeA{1" or "vale0:a" */
+	uint32_t mode;          /**< NR_REG_* */
+	uint16_t ringid;        /**< ring for NR_REG_ONE_NIC / ONE_SW */
+	uint64_t flags;         /**< NR_* register flags */
+	uint32_t tx_rings, rx_rings;             /**< rings of the port */
+	uint32_t host_tx_rings, host_rx_rings;
+	uint32_t tx_slots, rx_slots;
+	uint32_t first_tx_ring, last_tx_ring;    /**< bound rings: [first, last) */
+	uint32_t first_rx_ring, last_rx_ring;
+	uint16_t mem_id;        /**< region id; equal ids share memory */
+	uint64_t memsize;       /**< bytes of the region (nr_memsize) */
+	uint64_t nifp_offset;   /**< nr_offset: the netmap_if in the region */
+	uint32_t buf_size;      /**< bytes per buffer */
+	uint32_t extra_bufs;    /**< extra buffers obtained */
+};
+
+/**
+ * Open and register a port by name.  The broker (nmkitd) is started if none
+ * answers.  Returns NULL and fills `errbuf` (NMK_ERRBUF_SIZE bytes, may be
+ * NULL) on failure, with errno set: EINVAL for a malformed name (the message
+ * points at the bad character), EBUSY for a port opened exclusively, EACCES
+ * for a port that belongs to another user, ENOMEM when a limit is reached
+ * (the message names the limit).
+ */
+NMK_API struct nmk_port *nmk_port_open(const char *spec, char *errbuf);
+NMK_API struct nmk_port *nmk_port_open_ext(const char *spec,
+					   const struct nmk_open_params *params,
+					   char *errbuf);
+
+/**
+ * Adopt a registered port fd that this process received from another one
+ * (over a unix socket with SCM_RIGHTS, or inherited through fork): the fd
+ * keeps working here.  The fd is owned by the returned handle afterwards.
+ */
+NMK_API struct nmk_port *nmk_port_from_fd(int fd, char *errbuf);
+
+/** Close the handle and its fd.  The port is released when the last copy of
+ * the fd, in any process, is closed. */
+NMK_API void nmk_port_close(struct nmk_port *port);
+
+/** The fd: pollable (POLLIN/POLLOUT wake-ups), passable to other processes. */
+NMK_API int nmk_port_fd(const struct nmk_port *port);
+NMK_API const struct nmk_port_info *nmk_port_info(const struct nmk_port *port);
+/** The netmap_if of this registration (NETMAP_TXRING() etc. work on it). */
+NMK_API struct netmap_if *nmk_port_nifp(const struct nmk_port *port);
+/** Start of the mapped region (NETMAP_IF(mem, info->nifp_offset)). */
+NMK_API void *nmk_port_mem(const struct nmk_port *port);
+/** Ring i of the port (absolute index), or NULL when not bound here. */
+NMK_API struct netmap_ring *nmk_port_txring(const struct nmk_port *port, unsigned i);
+NMK_API struct netmap_ring *nmk_port_rxring(const struct nmk_port *port, unsigned i);
+
+/**
+ * txsync: hand slots [hwcur, head) of every bound TX ring to the port and
+ * update tail.  rxsync: release slots [hwcur, head) of every bound RX ring and
+ * update tail.  They never block.  If a ring holds an invalid value (head,
+ * cur, a buffer index, a length) the ring is reset as netmap resets it and
+ * -EINVAL is returned, with the cause in nmk_port_error().
+ */
+NMK_API int nmk_txsync(struct nmk_port *port);
+NMK_API int nmk_rxsync(struct nmk_port *port);
+
+/**
+ * netmap's poll() for one port: syncs as netmap's poll does and sleeps until
+ * a ring is ready or `timeout_ms` passes (-1 = forever).  Returns the revents
+ * (POLLIN, POLLOUT, POLLERR) or 0 on timeout, or a negative errno.
+ */
+NMK_API int nmk_port_poll(struct nmk_port *port, short events, int timeout_ms);
+
+/**
+ * poll(2) over a mix of port fds (of ports opened in this process) and
+ * ordinary fds: port fds get netmap's semantics, the others poll's.
+ */
+NMK_API int nmk_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms);
+
+/** The last error message on this handle ("" when none). */
+NMK_API const char *nmk_port_error(const struct nmk_port *port);
+
+/** Like strerror(3), for the negative errnos returned here. */
+NMK_API const char *nmk_strerror(int err);
+
+/** The library's version string. */
+NMK_API const char *nmk_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NMKIT_NMKIT_H */
