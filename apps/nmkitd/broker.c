@@ -1,0 +1,602 @@
+/*
+ * broker.c - connections and the requests they carry.
+ *
+ * A connection is one netmap fd.  REGISTER binds it to a port; the binding
+ * lasts until the connection hangs up, which happens only when the last
+ * copy of the client's fd, in any process, is closed (or its process dies).
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "sync.h"
+
+static struct conn *conns;
+static unsigned nconns;
+
+struct conn *conn_list(void)
+{
+	return conns;
+}
+
+unsigned conn_count(void)
+{
+	return nconns;
+}
+
+struct conn *conn_new(int fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->fd = fd;
+	if (nm_os_peer_cred(fd, &c->cred) < 0) {
+		free(c);
+		return NULL;
+	}
+	c->next = conns;
+	conns = c;
+	nconns++;
+	return c;
+}
+
+static void port_krings(const struct port *p, void (*fn)(const struct port *, uint32_t, void *),
+			void *arg)
+{
+	for (uint32_t i = 0; i < p->ntx; i++)
+		if (p->tx[i].kring != NMK_NONE)
+			fn(p, p->tx[i].kring, arg);
+	for (uint32_t i = 0; i < p->nrx; i++)
+		if (p->rx[i].kring != NMK_NONE)
+			fn(p, p->rx[i].kring, arg);
+}
+
+static void wake_kring(const struct port *p, uint32_t k, void *arg)
+{
+	struct nmk_kring *kr = nmk_kring_at(&p->r->m, k);
+	uint64_t mask = atomic_exchange(&kr->armed, 0);
+
+	(void)arg;
+	for (struct binding *b = p->bindings; b && mask; b = b->next) {
+		if (mask & (UINT64_C(1) << b->slot)) {
+			nmk_wake(b->conn->fd);
+			mask &= ~(UINT64_C(1) << b->slot);
+		}
+	}
+}
+
+void port_wake_all(struct port *p)
+{
+	port_krings(p, wake_kring, NULL);
+}
+
+static void disarm_kring(const struct port *p, uint32_t k, void *arg)
+{
+	uint64_t bit = *(uint64_t *)arg;
+	atomic_fetch_and(&nmk_kring_at(&p->r->m, k)->armed, ~bit);
+}
+
+/* Free the extra buffers of a netmap_if as its list reads now: the client
+ * owns the list and may have rewritten it, so every step is checked and the
+ * walk is bounded. */
+static void free_extra_bufs(struct region *r, struct netmap_if *nifp)
+{
+	uint32_t idx = nifp->ni_bufs_head;
+
+	for (uint32_t steps = 0; idx != 0 && steps < r->l.p.buf_num; steps++) {
+		if (idx < 2 || idx >= r->l.p.buf_num)
+			break;
+		uint32_t *link = (uint32_t *)(void *)nmk_buf_at(r->mem, &r->l, idx);
+		uint32_t next = *link;
+		*link = 0;
+		region_free_buf(r, idx);
+		idx = next;
+	}
+	nifp->ni_bufs_head = 0;
+}
+
+static void binding_release(struct binding *b)
+{
+	struct port *p = b->port;
+	struct region *r = p->r;
+	uint64_t bit = UINT64_C(1) << b->slot;
+
+	for (uint32_t i = b->first_tx; i < b->last_tx; i++) {
+		p->tx[i].users--;
+		if (b->exclusive)
+			p->tx[i].exclusive = false;
+	}
+	for (uint32_t i = b->first_rx; i < b->last_rx; i++) {
+		p->rx[i].users--;
+		if (b->exclusive)
+			p->rx[i].exclusive = false;
+	}
+	atomic_store(&nmk_ctrl_port_at(&r->m, p->port_index)->binding[b->slot], 0);
+	port_krings(p, disarm_kring, &bit);
+	free_extra_bufs(r, nmk_if_at(r->mem, &r->l, b->nifp));
+	region_free_if(r, b->nifp);
+	for (struct binding **q = &p->bindings; *q; q = &(*q)->next) {
+		if (*q == b) {
+			*q = b->next;
+			break;
+		}
+	}
+	p->nbindings--;
+	free(b);
+
+	/* A process that died between publishing packets and waking their
+	 * reader must not leave that reader asleep: wake every sleeper of the
+	 * pair.  Spurious wake-ups are harmless. */
+	if (p->kind == PORT_PIPE) {
+		port_wake_all(p);
+		port_wake_all(pipe_peer(p));
+	}
+	if (p->nbindings == 0)
+		pipe_port_idle(p);
+}
+
+void conn_close(struct conn *c)
+{
+	for (struct conn **q = &conns; *q; q = &(*q)->next) {
+		if (*q == c) {
+			*q = c->next;
+			break;
+		}
+	}
+	nconns--;
+	if (c->b) {
+		if (cfg.verbose)
+			blog(LOG_INFO, "pid %d released %s", (int)c->cred.pid, c->b->port->name);
+		binding_release(c->b);
+	}
+	close(c->fd);
+	free(c);
+}
+
+/* ---- REGISTER ----------------------------------------------------------- */
+
+struct reg_ctx {
+	struct conn *c;
+	uint32_t seq;
+	char err[300];
+};
+
+static int select_rings(const struct port *p, const struct nmreq_register *req,
+			struct binding *b, char *err, size_t errlen)
+{
+	uint32_t mode = req->nr_mode == NR_REG_DEFAULT ? NR_REG_ALL_NIC : req->nr_mode;
+
+	switch (mode) {
+	case NR_REG_ALL_NIC:
+		b->first_tx = 0, b->last_tx = p->ntx;
+		b->first_rx = 0, b->last_rx = p->nrx;
+		break;
+	case NR_REG_ONE_NIC:
+		if (req->nr_ringid >= p->ntx && req->nr_ringid >= p->nrx) {
+			snprintf(err, errlen, "%s: ring %u does not exist (%u tx, %u rx rings)",
+				 p->name, req->nr_ringid, p->ntx, p->nrx);
+			return -EINVAL;
+		}
+		/* In a direction with fewer rings, netmap binds ring 0. */
+		b->first_tx = req->nr_ringid < p->ntx ? req->nr_ringid : 0;
+		b->last_tx = b->first_tx + 1;
+		b->first_rx = req->nr_ringid < p->nrx ? req->nr_ringid : 0;
+		b->last_rx = b->first_rx + 1;
+		break;
+	default:
+		snprintf(err, errlen, "%s: pipes accept only the ALL_NIC and ONE_NIC modes (got %u)",
+			 p->name, req->nr_mode);
+		return -EINVAL;
+	}
+	if (req->nr_flags & NR_TX_RINGS_ONLY)
+		b->first_rx = b->last_rx = 0;
+	if (req->nr_flags & NR_RX_RINGS_ONLY)
+		b->first_tx = b->last_tx = 0;
+	return 0;
+}
+
+static int check_exclusive(const struct port *p, const struct binding *b, bool want,
+			   char *err, size_t errlen)
+{
+	const struct ring_use *sets[2] = { p->tx, p->rx };
+	uint32_t first[2] = { b->first_tx, b->first_rx }, last[2] = { b->last_tx, b->last_rx };
+
+	for (int d = 0; d < 2; d++) {
+		for (uint32_t i = first[d]; i < last[d]; i++) {
+			if (sets[d][i].exclusive || (want && sets[d][i].users)) {
+				snprintf(err, errlen, "%s: %s ring %u is %s", p->name,
+					 d ? "rx" : "tx", i,
+					 sets[d][i].exclusive ? "open exclusively (/x)"
+							      : "in use, cannot open it exclusively");
+				return -EBUSY;
+			}
+		}
+	}
+	return 0;
+}
+
+static int fill_nifp(struct port *p, struct binding *b, uint32_t extra, uint32_t *got,
+		     char *err, size_t errlen)
+{
+	struct region *r = p->r;
+	uint32_t nofs = p->ntx + 1 + p->nrx + 1;
+
+	if (sizeof(struct netmap_if) + nofs * sizeof(ssize_t) > r->l.p.if_size) {
+		snprintf(err, errlen, "%s: %u rings do not fit a netmap_if of %u bytes",
+			 p->name, p->ntx + p->nrx, r->l.p.if_size);
+		return -ENOMEM;
+	}
+	if (region_alloc_if(r, &b->nifp) < 0) {
+		snprintf(err, errlen, "%s: region %u has no free netmap_if (if pool of %u)",
+			 p->name, r->mem_id, r->l.p.if_num);
+		return -ENOMEM;
+	}
+	struct netmap_if *nifp = nmk_if_at(r->mem, &r->l, b->nifp);
+	uint64_t nifp_off = r->l.if_off + (uint64_t)b->nifp * r->l.p.if_size;
+	memset(nifp, 0, r->l.p.if_size);
+	/* ni_name holds 15 characters and a NUL, as in netmap. */
+	memcpy(nifp->ni_name, p->name, strnlen(p->name, sizeof(nifp->ni_name) - 1));
+	*(uint32_t *)(uintptr_t)&nifp->ni_tx_rings = p->ntx;
+	*(uint32_t *)(uintptr_t)&nifp->ni_rx_rings = p->nrx;
+	/* netmap always reports one (fake) host ring per direction. */
+	*(uint32_t *)(uintptr_t)&nifp->ni_host_tx_rings = 1;
+	*(uint32_t *)(uintptr_t)&nifp->ni_host_rx_rings = 1;
+	ssize_t *ofs = (ssize_t *)(uintptr_t)nifp->ring_ofs;
+	for (uint32_t i = b->first_tx; i < b->last_tx; i++)
+		ofs[i] = (ssize_t)(r->l.ring_off + (uint64_t)p->tx[i].kring * r->l.p.ring_size - nifp_off);
+	for (uint32_t i = b->first_rx; i < b->last_rx; i++)
+		ofs[p->ntx + 1 + i] = (ssize_t)(r->l.ring_off +
+			(uint64_t)p->rx[i].kring * r->l.p.ring_size - nifp_off);
+
+	/* Extra buffers: as many as can be had, linked through their first
+	 * word (reference §2.5). */
+	uint32_t n = extra < r->bufs_free ? extra : r->bufs_free;
+	*got = 0;
+	if (n) {
+		uint32_t *bufs = malloc(sizeof(uint32_t) * n);
+		if (bufs && region_alloc_bufs(r, bufs, n) == 0) {
+			for (uint32_t i = 0; i < n; i++)
+				*(uint32_t *)(void *)nmk_buf_at(r->mem, &r->l, bufs[i]) =
+					i + 1 < n ? bufs[i + 1] : 0;
+			nifp->ni_bufs_head = bufs[0];
+			*got = n;
+		}
+		free(bufs);
+	}
+	return 0;
+}
+
+static int bind_slot(struct port *p, struct binding *b, char *err, size_t errlen)
+{
+	struct nmk_ctrl_port *cp = nmk_ctrl_port_at(&p->r->m, p->port_index);
+
+	for (uint32_t s = 0; s < NMK_MAX_BINDINGS; s++) {
+		if (atomic_load(&cp->binding[s]) == 0) {
+			b->slot = s;
+			atomic_store(&cp->binding[s], b->id);
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "%s: too many registrations of one port (limit %u)",
+		 p->name, NMK_MAX_BINDINGS);
+	return -ENOMEM;
+}
+
+static void fill_binding_msg(const struct binding *b, struct nmk_msg_binding *m)
+{
+	const struct port *p = b->port;
+
+	memset(m, 0, sizeof(*m));
+	m->reg = b->reg;
+	snprintf(m->name, sizeof(m->name), "%s", p->name);
+	m->broker_id = broker_id;
+	m->ctrl_size = p->r->ctrl_size;
+	m->binding_id = b->id;
+	m->port_index = p->port_index;
+	m->binding_slot = b->slot;
+	m->first_tx = b->first_tx, m->last_tx = b->last_tx;
+	m->first_rx = b->first_rx, m->last_rx = b->last_rx;
+	m->buf_size = p->r->l.p.buf_size;
+}
+
+static int send_binding(struct conn *c, uint16_t type, uint32_t seq, const struct binding *b)
+{
+	struct nmk_msg_binding m;
+	int fds[2] = { b->port->r->fd, b->port->r->ctrl_fd };
+
+	fill_binding_msg(b, &m);
+	return nmk_msg_send(c->fd, type, seq, 0, &m, sizeof(m), fds, 2);
+}
+
+/* Find (or create) the port a name designates. */
+static struct port *port_lookup(const char *name, const struct nmreq_register *req,
+				const struct nm_os_cred *cred, char *err, size_t errlen,
+				int *status)
+{
+	if (name[0] == '\0') {
+		snprintf(err, errlen, "empty port name");
+		*status = -EINVAL;
+		return NULL;
+	}
+	if (req->nr_mode == NR_REG_NULL) {
+		snprintf(err, errlen, "%s: null ports are not available in this version", name);
+		*status = -EOPNOTSUPP;
+		return NULL;
+	}
+	if (req->nr_flags & (NR_MONITOR_TX | NR_MONITOR_RX | NR_ZCOPY_MON)) {
+		snprintf(err, errlen, "%s: monitors are not available in this version", name);
+		*status = -EOPNOTSUPP;
+		return NULL;
+	}
+	if (strpbrk(name, "{}"))
+		return pipe_port_get(name, req, cred, err, errlen, status);
+	if (strncmp(name, "val", 3) == 0) {
+		snprintf(err, errlen, "%s: VALE switches are not available in this version", name);
+		*status = -EOPNOTSUPP;
+		return NULL;
+	}
+	snprintf(err, errlen, "%s: no such port (no NIC driver is available)", name);
+	*status = -ENXIO;
+	return NULL;
+}
+
+static void do_register(struct conn *c, uint32_t seq, const void *body, uint32_t len)
+{
+	struct nmk_msg_register req;
+	char err[300];
+	int status = 0;
+
+	if (len != sizeof(req)) {
+		nmk_msg_send_error(c->fd, NMK_MSG_REGISTER, seq, -EINVAL,
+				   "register: body of %u bytes, expected %zu", len, sizeof(req));
+		return;
+	}
+	memcpy(&req, body, sizeof(req));
+	req.name[sizeof(req.name) - 1] = '\0';
+	if (c->b) {
+		nmk_msg_send_error(c->fd, NMK_MSG_REGISTER, seq, -EBUSY,
+				   "%s: this fd is already registered to %s", req.name,
+				   c->b->port->name);
+		return;
+	}
+	struct port *p = port_lookup(req.name, &req.reg, &c->cred, err, sizeof(err), &status);
+	if (p == NULL) {
+		nmk_msg_send_error(c->fd, NMK_MSG_REGISTER, seq, status, "%s", err);
+		return;
+	}
+	if (p->owner != c->cred.uid && c->cred.uid != 0) {
+		snprintf(err, sizeof(err), "%s: belongs to uid %u, not to uid %u", p->name,
+			 (unsigned)p->owner, (unsigned)c->cred.uid);
+		status = -EACCES;
+		goto fail;
+	}
+
+	struct binding *b = calloc(1, sizeof(*b));
+	if (b == NULL) {
+		snprintf(err, sizeof(err), "out of memory");
+		status = -ENOMEM;
+		goto fail;
+	}
+	b->port = p;
+	b->conn = c;
+	b->id = next_binding_id();
+	b->exclusive = (req.reg.nr_flags & NR_EXCLUSIVE) != 0;
+	uint32_t got = 0;
+	if ((status = select_rings(p, &req.reg, b, err, sizeof(err))) < 0 ||
+	    (status = check_exclusive(p, b, b->exclusive, err, sizeof(err))) < 0 ||
+	    (status = bind_slot(p, b, err, sizeof(err))) < 0) {
+		free(b);
+		goto fail;
+	}
+	if ((status = fill_nifp(p, b, req.reg.nr_extra_bufs, &got, err, sizeof(err))) < 0) {
+		atomic_store(&nmk_ctrl_port_at(&p->r->m, p->port_index)->binding[b->slot], 0);
+		free(b);
+		goto fail;
+	}
+
+	const struct nmk_mem *m = &p->r->m;
+	for (uint32_t i = b->first_tx; i < b->last_tx; i++) {
+		if (p->tx[i].users++ == 0)
+			nmk_kring_reset_view(m, p->tx[i].kring);
+		p->tx[i].exclusive |= b->exclusive;
+	}
+	for (uint32_t i = b->first_rx; i < b->last_rx; i++) {
+		if (p->rx[i].users++ == 0)
+			nmk_kring_reset_view(m, p->rx[i].kring);
+		p->rx[i].exclusive |= b->exclusive;
+	}
+
+	/* The reply: netmap writes these fields and leaves mode, ringid and
+	 * flags as the application set them. */
+	b->reg = req.reg;
+	b->reg.nr_offset = p->r->l.if_off + (uint64_t)b->nifp * p->r->l.p.if_size;
+	b->reg.nr_memsize = p->r->l.memsize;
+	b->reg.nr_tx_slots = p->tx_slots;
+	b->reg.nr_rx_slots = p->rx_slots;
+	b->reg.nr_tx_rings = (uint16_t)p->ntx;
+	b->reg.nr_rx_rings = (uint16_t)p->nrx;
+	b->reg.nr_host_tx_rings = 0;
+	b->reg.nr_host_rx_rings = 0;
+	b->reg.nr_mem_id = p->r->mem_id;
+	b->reg.nr_extra_bufs = got;
+
+	b->next = p->bindings;
+	p->bindings = b;
+	p->nbindings++;
+	c->b = b;
+	if (cfg.verbose)
+		blog(LOG_INFO, "pid %d uid %u registered %s (mem %u, binding %llu)",
+		     (int)c->cred.pid, (unsigned)c->cred.uid, p->name, p->r->mem_id,
+		     (unsigned long long)b->id);
+	if (send_binding(c, NMK_MSG_REGISTER, seq, b) < 0)
+		blog(LOG_WARNING, "pid %d: cannot send the reply for %s", (int)c->cred.pid, p->name);
+	return;
+fail:
+	nmk_msg_send_error(c->fd, NMK_MSG_REGISTER, seq, status, "%s", err);
+	if (p->kind == PORT_PIPE && p->nbindings == 0)
+		pipe_port_idle(p);
+}
+
+/* ---- other requests ----------------------------------------------------- */
+
+static void do_binding(struct conn *c, uint32_t seq)
+{
+	if (c->b == NULL) {
+		nmk_msg_send_error(c->fd, NMK_MSG_BINDING, seq, -ENXIO,
+				   "this fd is not registered to any port");
+		return;
+	}
+	send_binding(c, NMK_MSG_BINDING, seq, c->b);
+}
+
+static void do_wakefd(struct conn *c, uint32_t seq, const void *body, uint32_t len)
+{
+	struct nmk_msg_wakefd w;
+
+	if (len != sizeof(w)) {
+		nmk_msg_send_error(c->fd, NMK_MSG_WAKEFD, seq, -EINVAL, "wakefd: bad body size");
+		return;
+	}
+	memcpy(&w, body, sizeof(w));
+	for (struct conn *o = conns; o; o = o->next) {
+		if (o->b == NULL || o->b->id != w.binding_id)
+			continue;
+		/* A wake fd is this broker's end of the other connection: only
+		 * its owner (or root) may have it. */
+		if (c->cred.uid != 0 && c->cred.uid != o->cred.uid && c->cred.uid != o->b->port->owner) {
+			nmk_msg_send_error(c->fd, NMK_MSG_WAKEFD, seq, -EACCES,
+					   "binding %llu belongs to another user",
+					   (unsigned long long)w.binding_id);
+			return;
+		}
+		nmk_msg_send(c->fd, NMK_MSG_WAKEFD, seq, 0, NULL, 0, &o->fd, 1);
+		return;
+	}
+	nmk_msg_send_error(c->fd, NMK_MSG_WAKEFD, seq, -ENOENT, "binding %llu is gone",
+			   (unsigned long long)w.binding_id);
+}
+
+static void do_port_info(struct conn *c, uint32_t seq, const void *body, uint32_t len)
+{
+	struct nmk_msg_port_info pi;
+	struct nmreq_register req;
+	char err[300];
+	int status = 0;
+
+	if (len != sizeof(pi)) {
+		nmk_msg_send_error(c->fd, NMK_MSG_PORT_INFO, seq, -EINVAL, "port info: bad body size");
+		return;
+	}
+	memcpy(&pi, body, sizeof(pi));
+	pi.name[sizeof(pi.name) - 1] = '\0';
+	memset(&req, 0, sizeof(req));
+	req.nr_mode = NR_REG_ALL_NIC;
+	/* Like netmap, looking a port up may create it for the time of the
+	 * request. */
+	struct port *p = port_lookup(pi.name, &req, &c->cred, err, sizeof(err), &status);
+	if (p == NULL) {
+		nmk_msg_send_error(c->fd, NMK_MSG_PORT_INFO, seq, status, "%s", err);
+		return;
+	}
+	memset(&pi.info, 0, sizeof(pi.info));
+	pi.info.nr_memsize = p->r->l.memsize;
+	pi.info.nr_tx_slots = p->tx_slots;
+	pi.info.nr_rx_slots = p->rx_slots;
+	pi.info.nr_tx_rings = (uint16_t)p->ntx;
+	pi.info.nr_rx_rings = (uint16_t)p->nrx;
+	pi.info.nr_mem_id = p->r->mem_id;
+	nmk_msg_send(c->fd, NMK_MSG_PORT_INFO, seq, 0, &pi, sizeof(pi), NULL, 0);
+	if (p->kind == PORT_PIPE && p->nbindings == 0)
+		pipe_port_idle(p);
+}
+
+static void do_list(struct conn *c, uint32_t seq, const void *body, uint32_t len)
+{
+	struct nmk_msg_list l;
+	struct port *p;
+	uint32_t i = 0;
+
+	if (len != sizeof(l)) {
+		nmk_msg_send_error(c->fd, NMK_MSG_LIST, seq, -EINVAL, "list: bad body size");
+		return;
+	}
+	memcpy(&l, body, sizeof(l));
+	for (p = port_first(); p && i < l.index; p = port_next(p))
+		i++;
+	if (p == NULL) {
+		nmk_msg_send_error(c->fd, NMK_MSG_LIST, seq, -ENOENT, "no more ports");
+		return;
+	}
+	memset(&l, 0, sizeof(l));
+	l.index = i;
+	l.next = i + 1;
+	snprintf(l.name, sizeof(l.name), "%s", p->name);
+	l.nbindings = p->nbindings;
+	l.owner_uid = (uint32_t)p->owner;
+	l.mem_id = p->r->mem_id;
+	nmk_msg_send(c->fd, NMK_MSG_LIST, seq, 0, &l, sizeof(l), NULL, 0);
+}
+
+bool conn_handle(struct conn *c)
+{
+	char buf[NMK_MSG_MAX];
+	int fds[NMK_MSG_MAXFDS];
+	unsigned nfds = 0;
+	char err[200];
+	struct nmk_msg_hdr h;
+
+	long n = nmk_msg_recv(c->fd, buf, fds, &nfds, MSG_DONTWAIT);
+	/* Requests carry no fds: close any, so a client cannot make us leak. */
+	while (nfds)
+		close(fds[--nfds]);
+	if (n == -EAGAIN)
+		return true;
+	if (n == 0 || n == -ECONNRESET || n == -ENOTCONN)
+		return false;
+	if (n < 0) {
+		/* A truncated (oversized) message: say so and carry on. */
+		nmk_msg_send_error(c->fd, 0, 0, -EMSGSIZE, "message larger than %u bytes",
+				   NMK_MSG_MAX);
+		return true;
+	}
+	if (n == 1)
+		return true;    /* a stray wake-up byte: nothing to do */
+	if (nmk_msg_check(buf, n, err, sizeof(err)) < 0) {
+		blog(LOG_WARNING, "pid %d: garbage message: %s", (int)c->cred.pid, err);
+		nmk_msg_send_error(c->fd, 0, 0, -EPROTO, "%s", err);
+		return true;
+	}
+	memcpy(&h, buf, sizeof(h));
+	const void *body = buf + sizeof(h);
+	switch (h.type) {
+	case NMK_MSG_REGISTER:
+		do_register(c, h.seq, body, h.len);
+		break;
+	case NMK_MSG_BINDING:
+		do_binding(c, h.seq);
+		break;
+	case NMK_MSG_WAKEFD:
+		do_wakefd(c, h.seq, body, h.len);
+		break;
+	case NMK_MSG_PORT_INFO:
+		do_port_info(c, h.seq, body, h.len);
+		break;
+	case NMK_MSG_LIST:
+		do_list(c, h.seq, body, h.len);
+		break;
+	default:
+		nmk_msg_send_error(c->fd, h.type, h.seq, -EOPNOTSUPP,
+				   "unknown request type %u", h.type);
+		break;
+	}
+	return true;
+}

@@ -1,0 +1,319 @@
+/*
+ * nmkitd - the nmkit broker: the control plane that the netmap kernel
+ * module provides elsewhere.  It owns every region, port and switch, and
+ * hands clients the memory objects they map; packets never pass through it.
+ *
+ *   nmkitd [-f] [-v] [--idle-exit SECONDS]
+ *
+ * -f stays in the foreground and logs to stderr; otherwise nmkitd detaches
+ * and logs to syslog.  The library starts it with --auto (already detached,
+ * exits after 10 idle seconds).  SIGTERM and SIGINT shut it down cleanly.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "client.h"
+
+struct broker_config cfg = {
+	.pipe_region = {
+		.if_num = 512, .if_size = 4224,
+		.ring_num = 512, .ring_size = 256 + 16 * NMK_MAX_SLOTS,
+		.buf_num = 163840, .buf_size = 2048,
+	},
+	.pipe_region_ports = 256,
+	.max_pipes = 64,
+};
+uint64_t broker_id;
+
+static volatile sig_atomic_t stop_requested;
+static int notify_fd = -1;
+
+void blog(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (cfg.foreground) {
+		fprintf(stderr, "nmkitd[%d]: ", (int)getpid());
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	} else {
+		vsyslog(prio, fmt, ap);
+	}
+	va_end(ap);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+	nm_os_notify_signal(notify_fd);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: nmkitd [-f] [-v] [--idle-exit SECONDS]\n"
+		   "  -f                 stay in the foreground, log to stderr\n"
+		   "  -v                 log every registration and release\n"
+		   "  --idle-exit SECS   exit after SECS seconds without clients\n"
+		   "  --auto             started by the library (implies --idle-exit 10)\n"
+		   "The runtime directory is $NMKIT_RUNDIR, else /run/nmkit for root,\n"
+		   "else $XDG_RUNTIME_DIR/nmkit.\n");
+}
+
+/* Take the life lock: only one broker per runtime directory. */
+static int take_life_lock(void)
+{
+	char path[256];
+	int fd;
+
+	if (nmk_rundir_path("nmkitd.pid", path, sizeof(path)) < 0)
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(fd);
+		return e == EWOULDBLOCK ? -EEXIST : -e;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || write(fd, pid, (size_t)n) != n)
+		blog(LOG_WARNING, "cannot write %s: %s", path, strerror(errno));
+	return fd;              /* kept open (and locked) for our life */
+}
+
+static int listen_socket(char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (nmk_rundir_path("nmkitd.sock", sa.sun_path, sizeof(sa.sun_path)) < 0) {
+		snprintf(err, errlen, "runtime directory path too long for a socket");
+		return -ENAMETOOLONG;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	/* We hold the life lock, so a socket file left here is stale. */
+	unlink(sa.sun_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", sa.sun_path, strerror(e));
+		close(fd);
+		return -e;
+	}
+	/* Anyone may connect; what they may open is decided by credentials. */
+	chmod(sa.sun_path, 0666);
+	return fd;
+}
+
+static void daemonize(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		perror("nmkitd: fork");
+		exit(1);
+	}
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	pid = fork();
+	if (pid > 0)
+		_exit(0);
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+}
+
+static void serve(int lfd)
+{
+	struct pollfd *pfds = NULL;
+	struct conn **owners = NULL;
+	size_t cap = 0;
+	uint64_t idle_since = nm_os_now_ns();
+
+	while (!stop_requested) {
+		size_t n = 2 + conn_count();
+		if (n > cap) {
+			cap = n * 2;
+			pfds = realloc(pfds, cap * sizeof(*pfds));
+			owners = realloc(owners, cap * sizeof(*owners));
+			if (!pfds || !owners) {
+				blog(LOG_ERR, "out of memory");
+				return;
+			}
+		}
+		pfds[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		pfds[1] = (struct pollfd){ .fd = notify_fd, .events = POLLIN };
+		size_t i = 2;
+		for (struct conn *c = conn_list(); c; c = c->next, i++) {
+			pfds[i] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
+			owners[i] = c;
+		}
+		int timeout = cfg.idle_exit ? 1000 : -1;
+		int r = poll(pfds, i, timeout);
+		if (r < 0 && errno != EINTR) {
+			blog(LOG_ERR, "poll: %s", strerror(errno));
+			break;
+		}
+		if (r > 0 && (pfds[1].revents & POLLIN))
+			nm_os_notify_drain(notify_fd);
+		for (size_t j = 2; r > 0 && j < i; j++) {
+			struct conn *c = owners[j];
+			short re = pfds[j].revents;
+			if (re == 0)
+				continue;
+			/* Serve what is queued before acting on a hang-up, so
+			 * that a request sent just before close is answered. */
+			bool keep = true;
+			if (re & POLLIN)
+				keep = conn_handle(c);
+			if (!keep || ((re & (POLLHUP | POLLERR | POLLNVAL)) && !(re & POLLIN)))
+				conn_close(c);
+		}
+		if (r > 0 && (pfds[0].revents & POLLIN)) {
+			for (;;) {
+				int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+				if (cfd < 0)
+					break;
+				if (conn_new(cfd) == NULL)
+					close(cfd);
+			}
+		}
+		if (conn_count() || broker_has_objects())
+			idle_since = nm_os_now_ns();
+		else if (cfg.idle_exit &&
+			 nm_os_now_ns() - idle_since > (uint64_t)cfg.idle_exit * 1000000000u) {
+			blog(LOG_INFO, "idle for %u s, exiting", cfg.idle_exit);
+			break;
+		}
+	}
+	free(pfds);
+	free(owners);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "idle-exit", required_argument, NULL, 'I' },
+		{ "auto", no_argument, NULL, 'A' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool autostart = false;
+	char err[300];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "fvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			cfg.foreground = true;
+			break;
+		case 'v':
+			cfg.verbose = true;
+			break;
+		case 'I': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || end == optarg || v > 86400) {
+				fprintf(stderr, "nmkitd: --idle-exit: '%s' is not a number of seconds (0..86400)\n", optarg);
+				return 2;
+			}
+			cfg.idle_exit = (unsigned)v;
+			break;
+		}
+		case 'A':
+			autostart = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (autostart && cfg.idle_exit == 0)
+		cfg.idle_exit = 10;
+	if (!cfg.foreground) {
+		openlog("nmkitd", LOG_PID, LOG_DAEMON);
+		if (!autostart)
+			daemonize();
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	if (nmk_rundir_create(err, sizeof(err)) < 0) {
+		blog(LOG_ERR, "%s", err);
+		return 1;
+	}
+	int lock = take_life_lock();
+	if (lock == -EEXIST) {
+		blog(LOG_INFO, "another nmkitd serves this runtime directory");
+		return 0;
+	}
+	if (lock < 0) {
+		blog(LOG_ERR, "cannot take the broker lock: %s", strerror(-lock));
+		return 1;
+	}
+	notify_fd = nm_os_notify_create();
+	if (notify_fd < 0) {
+		blog(LOG_ERR, "cannot create a notification fd: %s", strerror(-notify_fd));
+		return 1;
+	}
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	int lfd = listen_socket(err, sizeof(err));
+	if (lfd < 0) {
+		blog(LOG_ERR, "cannot listen: %s", err);
+		return 1;
+	}
+	broker_id = nm_os_now_ns() ^ ((uint64_t)getpid() << 40);
+	blog(LOG_INFO, "ready (pid %d)", (int)getpid());
+	serve(lfd);
+
+	/* Clean shutdown: hang up every client (their mappings stay valid),
+	 * remove the socket, release the lock. */
+	while (conn_list())
+		conn_close(conn_list());
+	char path[256];
+	if (nmk_rundir_path("nmkitd.sock", path, sizeof(path)) == 0)
+		unlink(path);
+	close(lfd);
+	blog(LOG_INFO, "stopped");
+	close(lock);
+	return 0;
+}

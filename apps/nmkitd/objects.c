@@ -1,0 +1,248 @@
+/*
+ * objects.c - regions and their pool allocators.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "objects.h"
+
+static struct region *regions;
+static uint64_t binding_ids;
+
+uint64_t next_binding_id(void)
+{
+	return ++binding_ids;
+}
+
+/* mem_id 1 is netmap's global region; we have none, so private ids start
+ * at 2 and are never reused while the broker lives: an id always names the
+ * same memory. */
+static uint16_t next_mem_id = 2;
+
+static uint16_t alloc_mem_id(void)
+{
+	for (unsigned tries = 0; tries < 65534; tries++) {
+		uint16_t id = next_mem_id++;
+		if (next_mem_id == 0)
+			next_mem_id = 2;
+		if (id >= 2 && region_find(id) == NULL)
+			return id;
+	}
+	return 0;
+}
+
+struct region *region_find(uint16_t mem_id)
+{
+	for (struct region *r = regions; r; r = r->next)
+		if (r->mem_id == mem_id)
+			return r;
+	return NULL;
+}
+
+static void region_free_all(struct region *r)
+{
+	if (r->mem)
+		nm_os_shm_unmap(r->mem, r->l.memsize);
+	if (r->ctrl)
+		nm_os_shm_unmap(r->ctrl, r->ctrl_size);
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->ctrl_fd >= 0)
+		close(r->ctrl_fd);
+	free(r->if_used);
+	free(r->ring_used);
+	free(r->port_used);
+	free(r->buf_map);
+	free(r);
+}
+
+struct region *region_create(const char *label, uid_t owner,
+			     const struct nmk_region_params *p, uint32_t nports,
+			     char *err, size_t errlen)
+{
+	struct region *r = calloc(1, sizeof(*r));
+	int ret;
+
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->fd = r->ctrl_fd = -1;
+	snprintf(r->label, sizeof(r->label), "%s", label);
+	r->owner = owner;
+	r->nports = nports;
+	if (nmk_region_layout(p, &r->l, err, errlen) < 0)
+		goto fail;
+	r->mem_id = alloc_mem_id();
+	if (r->mem_id == 0) {
+		snprintf(err, errlen, "no free memory region id (limit 65534 regions)");
+		goto fail;
+	}
+
+	uint64_t kring_off, port_off;
+	r->ctrl_size = nmk_ctrl_size(r->l.p.ring_num, nports, &kring_off, &port_off);
+	ret = nm_os_shm_create("nmkit-region", r->l.memsize);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot create a region of %llu bytes: %s",
+			 (unsigned long long)r->l.memsize, strerror(-ret));
+		goto fail;
+	}
+	r->fd = ret;
+	ret = nm_os_shm_create("nmkit-ctrl", r->ctrl_size);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot create a control object: %s", strerror(-ret));
+		goto fail;
+	}
+	r->ctrl_fd = ret;
+	r->mem = nm_os_shm_map(r->fd, r->l.memsize);
+	r->ctrl = nm_os_shm_map(r->ctrl_fd, r->ctrl_size);
+	if (r->mem == NULL || r->ctrl == NULL) {
+		snprintf(err, errlen, "cannot map a region: %s", strerror(errno));
+		goto fail;
+	}
+
+	struct nmk_ctrl_hdr *h = r->ctrl;
+	h->magic = NMK_CTRL_MAGIC;
+	h->version = NMK_CTRL_VERSION;
+	h->mem_id = r->mem_id;
+	h->layout = r->l;
+	h->nkrings = r->l.p.ring_num;
+	h->nports = nports;
+	h->kring_off = kring_off;
+	h->port_off = port_off;
+	h->size = r->ctrl_size;
+	r->m = (struct nmk_mem){
+		.base = r->mem, .ctrl = r->ctrl, .l = &r->l,
+		.kring_off = kring_off, .port_off = port_off,
+		.nkrings = r->l.p.ring_num, .nports = nports,
+	};
+
+	r->if_used = calloc(r->l.p.if_num, 1);
+	r->ring_used = calloc(r->l.p.ring_num, 1);
+	r->port_used = calloc(nports, 1);
+	r->buf_map = calloc((r->l.p.buf_num + 63) / 64, sizeof(uint64_t));
+	if (!r->if_used || !r->ring_used || !r->port_used || !r->buf_map) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* Buffers 0 and 1 are reserved (netmap hands them to nobody). */
+	r->buf_map[0] |= 3;
+	r->bufs_free = r->l.p.buf_num - 2;
+	r->buf_hint = 2;
+	r->next = regions;
+	regions = r;
+	return r;
+fail:
+	region_free_all(r);
+	return NULL;
+}
+
+void region_put(struct region *r)
+{
+	if (r->refs > 1) {
+		r->refs--;
+		return;
+	}
+	for (struct region **pp = &regions; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	region_free_all(r);
+}
+
+static int alloc_index(uint8_t *used, uint32_t n, uint32_t *index)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (!used[i]) {
+			used[i] = 1;
+			*index = i;
+			return 0;
+		}
+	}
+	return -ENOMEM;
+}
+
+int region_alloc_ring(struct region *r, uint32_t *index)
+{
+	return alloc_index(r->ring_used, r->l.p.ring_num, index);
+}
+
+void region_free_ring(struct region *r, uint32_t index)
+{
+	if (index < r->l.p.ring_num) {
+		struct nmk_kring *k = nmk_kring_at(&r->m, index);
+		memset(k, 0, sizeof(*k));
+		r->ring_used[index] = 0;
+	}
+}
+
+int region_alloc_if(struct region *r, uint32_t *index)
+{
+	return alloc_index(r->if_used, r->l.p.if_num, index);
+}
+
+void region_free_if(struct region *r, uint32_t index)
+{
+	if (index < r->l.p.if_num)
+		r->if_used[index] = 0;
+}
+
+int region_alloc_port(struct region *r, uint32_t *index)
+{
+	int ret = alloc_index(r->port_used, r->nports, index);
+	if (ret == 0)
+		memset(nmk_ctrl_port_at(&r->m, *index), 0, sizeof(struct nmk_ctrl_port));
+	return ret;
+}
+
+void region_free_port(struct region *r, uint32_t index)
+{
+	if (index < r->nports)
+		r->port_used[index] = 0;
+}
+
+static bool buf_used(const struct region *r, uint32_t i)
+{
+	return (r->buf_map[i / 64] >> (i % 64)) & 1;
+}
+
+int region_alloc_bufs(struct region *r, uint32_t *out, uint32_t n)
+{
+	uint32_t total = r->l.p.buf_num, got = 0, i = r->buf_hint;
+
+	if (n > r->bufs_free)
+		return -ENOMEM;
+	for (uint32_t scanned = 0; got < n && scanned < total; scanned++, i++) {
+		if (i >= total)
+			i = 2;
+		if (!buf_used(r, i)) {
+			r->buf_map[i / 64] |= UINT64_C(1) << (i % 64);
+			out[got++] = i;
+		}
+	}
+	r->buf_hint = i;
+	r->bufs_free -= got;
+	if (got < n) {          /* cannot happen while bufs_free is exact */
+		while (got)
+			region_free_buf(r, out[--got]);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void region_free_buf(struct region *r, uint32_t idx)
+{
+	if (idx < 2 || idx >= r->l.p.buf_num || !buf_used(r, idx))
+		return;
+	r->buf_map[idx / 64] &= ~(UINT64_C(1) << (idx % 64));
+	r->bufs_free++;
+}

@@ -1,0 +1,385 @@
+/*
+ * pipes.c - netmap pipes: "parent{id" (master) and "parent}id" (slave).
+ *
+ * Opening either end creates both (reference §2.8).  All pipes of one
+ * parent share one region, so their buffers can be swapped without copying.
+ * TX ring i of one end and RX ring i of the other share one slot index
+ * space: a txsync moves slot descriptors, never data.  The TX ring owns the
+ * buffers; the RX ring starts "fake" (every slot on buffer 0).
+ *
+ * A pair lives while either end is registered; the parent's region while
+ * any of its pairs lives.  Packets sent while the other end is closed stay
+ * queued, as in netmap.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "sync.h"
+
+struct pipe_pair;
+
+struct pipe_parent {
+	struct pipe_parent *next;
+	char name[64];
+	struct region *r;
+	uid_t owner;
+	unsigned npairs;
+	struct pipe_pair *pairs;
+};
+
+struct pipe_pair {
+	struct pipe_pair *next;
+	struct pipe_parent *parent;
+	char id[64];
+	struct port *end[2];
+};
+
+static struct pipe_parent *parents;
+
+static struct pipe_parent *parent_find(const char *name)
+{
+	for (struct pipe_parent *pp = parents; pp; pp = pp->next)
+		if (strcmp(pp->name, name) == 0)
+			return pp;
+	return NULL;
+}
+
+static struct pipe_parent *parent_create(const char *name, uid_t owner,
+					 char *err, size_t errlen)
+{
+	struct pipe_parent *pp = calloc(1, sizeof(*pp));
+	char rerr[200];
+
+	if (pp == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(pp->name, sizeof(pp->name), "%s", name);
+	pp->owner = owner;
+	pp->r = region_create(name, owner, &cfg.pipe_region, cfg.pipe_region_ports,
+			      rerr, sizeof(rerr));
+	if (pp->r == NULL) {
+		snprintf(err, errlen, "pipe parent %s: %s", name, rerr);
+		free(pp);
+		return NULL;
+	}
+	pp->next = parents;
+	parents = pp;
+	return pp;
+}
+
+static void parent_destroy(struct pipe_parent *pp)
+{
+	for (struct pipe_parent **q = &parents; *q; q = &(*q)->next) {
+		if (*q == pp) {
+			*q = pp->next;
+			break;
+		}
+	}
+	region_put(pp->r);
+	free(pp);
+}
+
+/* Free a port's rings, the buffers they hold and its control entry. */
+static void port_free(struct port *p)
+{
+	struct region *r = p->r;
+	struct ring_use *sets[2] = { p->tx, p->rx };
+	uint32_t counts[2] = { p->ntx, p->nrx };
+	uint32_t slots[2] = { p->tx_slots, p->rx_slots };
+
+	for (int d = 0; d < 2; d++) {
+		for (uint32_t i = 0; sets[d] && i < counts[d]; i++) {
+			uint32_t k = sets[d][i].kring;
+			if (k == NMK_NONE)
+				continue;
+			struct netmap_ring *ring = nmk_ring_at(r->mem, &r->l, k);
+			struct nmk_kring *kr = nmk_kring_at(&r->m, k);
+			/* Clients may have swapped buffers around: free what
+			 * the slots hold now; region_free_buf ignores indices
+			 * that are invalid or already free.  A ring whose set-up
+			 * failed has num_slots 0 in its kring. */
+			uint32_t n = kr->num_slots < slots[d] ? kr->num_slots : slots[d];
+			for (uint32_t s = 0; s < n; s++)
+				region_free_buf(r, ring->slot[s].buf_idx);
+			region_free_ring(r, k);
+		}
+	}
+	if (p->port_index != NMK_NONE)
+		region_free_port(r, p->port_index);
+	free(p->tx);
+	free(p->rx);
+	free(p);
+}
+
+static struct port *port_alloc(struct pipe_pair *pair, int end, uint32_t ntx,
+			       uint32_t nrx, uint32_t tx_slots, uint32_t rx_slots)
+{
+	struct port *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	snprintf(p->name, sizeof(p->name), "%s%c%s", pair->parent->name,
+		 end == 0 ? '{' : '}', pair->id);
+	p->kind = PORT_PIPE;
+	p->r = pair->parent->r;
+	p->owner = pair->parent->owner;
+	p->owner_obj = pair;
+	p->end = end;
+	p->port_index = NMK_NONE;
+	p->ntx = ntx;
+	p->nrx = nrx;
+	p->tx_slots = tx_slots;
+	p->rx_slots = rx_slots;
+	p->tx = calloc(ntx, sizeof(*p->tx));
+	p->rx = calloc(nrx, sizeof(*p->rx));
+	if (!p->tx || !p->rx) {
+		free(p->tx);
+		free(p->rx);
+		free(p);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < ntx; i++)
+		p->tx[i].kring = NMK_NONE;
+	for (uint32_t i = 0; i < nrx; i++)
+		p->rx[i].kring = NMK_NONE;
+	return p;
+}
+
+/* Create TX ring i of port `tx` and its peer RX ring i of port `rx`. */
+static int ring_pair_create(struct region *r, struct port *tx, struct port *rx,
+			    uint32_t i, uint32_t slots, char *err, size_t errlen)
+{
+	uint32_t kt, kr;
+	uint32_t *bufs;
+
+	if (region_alloc_ring(r, &kt) < 0 || (tx->tx[i].kring = kt, region_alloc_ring(r, &kr) < 0)) {
+		snprintf(err, errlen, "region %u is full: ring pool of %u rings exhausted",
+			 r->mem_id, r->l.p.ring_num);
+		return -ENOMEM;
+	}
+	rx->rx[i].kring = kr;
+	bufs = malloc(sizeof(uint32_t) * slots);
+	if (bufs == NULL || region_alloc_bufs(r, bufs, slots) < 0) {
+		free(bufs);
+		snprintf(err, errlen, "region %u is full: %u buffers wanted, %u free",
+			 r->mem_id, slots, r->bufs_free);
+		return -ENOMEM;
+	}
+	nmk_ring_init(nmk_ring_at(r->mem, &r->l, kt), &r->l, kt, slots, (uint16_t)i,
+		      NMK_DIR_TX, bufs);
+	nmk_ring_init(nmk_ring_at(r->mem, &r->l, kr), &r->l, kr, slots, (uint16_t)i,
+		      NMK_DIR_RX, NULL);
+	free(bufs);
+
+	struct nmk_kring *t = nmk_kring_at(&r->m, kt), *x = nmk_kring_at(&r->m, kr);
+	memset(t, 0, sizeof(*t));
+	memset(x, 0, sizeof(*x));
+	t->ring_index = kt;
+	t->num_slots = slots;
+	t->kind = NMK_KR_PIPE_TX;
+	t->port = tx->port_index;
+	t->peer = kr;
+	t->dir = NMK_DIR_TX;
+	t->ring_id = (uint16_t)i;
+	t->rtail = slots - 1;
+	x->ring_index = kr;
+	x->num_slots = slots;
+	x->kind = NMK_KR_PIPE_RX;
+	x->port = rx->port_index;
+	x->peer = kt;
+	x->dir = NMK_DIR_RX;
+	x->ring_id = (uint16_t)i;
+	return 0;
+}
+
+static void pair_destroy(struct pipe_pair *pair)
+{
+	struct pipe_parent *pp = pair->parent;
+
+	for (int e = 0; e < 2; e++)
+		if (pair->end[e])
+			port_free(pair->end[e]);
+	for (struct pipe_pair **q = &pp->pairs; *q; q = &(*q)->next) {
+		if (*q == pair) {
+			*q = pair->next;
+			break;
+		}
+	}
+	pp->npairs--;
+	free(pair);
+	if (pp->npairs == 0)
+		parent_destroy(pp);
+}
+
+static uint32_t clamp_rings(uint32_t v)
+{
+	return v == 0 ? 1 : v > NMK_MAX_RINGS ? NMK_MAX_RINGS : v;
+}
+
+static struct pipe_pair *pair_create(struct pipe_parent *pp, const char *id, int end,
+				     const struct nmreq_register *req,
+				     char *err, size_t errlen, int *status)
+{
+	struct pipe_pair *pair;
+	/* The request speaks for the end being opened; the slave's counts
+	 * are the master's swapped. */
+	uint32_t req_tx = clamp_rings(req->nr_tx_rings), req_rx = clamp_rings(req->nr_rx_rings);
+	uint32_t req_txs = req->nr_tx_slots ? req->nr_tx_slots : 1024;
+	uint32_t req_rxs = req->nr_rx_slots ? req->nr_rx_slots : 1024;
+	uint32_t m_tx = end == 0 ? req_tx : req_rx, m_rx = end == 0 ? req_rx : req_tx;
+	uint32_t m_txs = end == 0 ? req_txs : req_rxs, m_rxs = end == 0 ? req_rxs : req_txs;
+
+	if (req_txs > NMK_MAX_SLOTS || req_rxs > NMK_MAX_SLOTS || req_txs < 2 || req_rxs < 2) {
+		snprintf(err, errlen, "pipe %s%c%s: slots must be in [2, %u] (asked %u tx, %u rx)",
+			 pp->name, end ? '}' : '{', id, NMK_MAX_SLOTS, req_txs, req_rxs);
+		*status = -EINVAL;
+		return NULL;
+	}
+	if (pp->npairs >= cfg.max_pipes) {
+		snprintf(err, errlen, "pipe parent %s: limit of %u pipes reached (max_pipes)",
+			 pp->name, cfg.max_pipes);
+		*status = -ENOMEM;
+		return NULL;
+	}
+	pair = calloc(1, sizeof(*pair));
+	if (pair == NULL) {
+		if (pp->npairs == 0)
+			parent_destroy(pp);
+		*status = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pair->parent = pp;
+	snprintf(pair->id, sizeof(pair->id), "%s", id);
+	pair->next = pp->pairs;
+	pp->pairs = pair;
+	pp->npairs++;
+
+	struct region *r = pp->r;
+	pair->end[0] = port_alloc(pair, 0, m_tx, m_rx, m_txs, m_rxs);
+	pair->end[1] = port_alloc(pair, 1, m_rx, m_tx, m_rxs, m_txs);
+	*status = -ENOMEM;
+	if (!pair->end[0] || !pair->end[1]) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (int e = 0; e < 2; e++) {
+		if (region_alloc_port(r, &pair->end[e]->port_index) < 0) {
+			snprintf(err, errlen, "region %u is full: %u ports", r->mem_id, r->nports);
+			goto fail;
+		}
+	}
+	for (uint32_t i = 0; i < m_tx; i++)
+		if (ring_pair_create(r, pair->end[0], pair->end[1], i, m_txs, err, errlen) < 0)
+			goto fail;
+	for (uint32_t i = 0; i < m_rx; i++)
+		if (ring_pair_create(r, pair->end[1], pair->end[0], i, m_rxs, err, errlen) < 0)
+			goto fail;
+	*status = 0;
+	return pair;
+fail:
+	pair_destroy(pair);
+	return NULL;
+}
+
+struct port *pipe_port_get(const char *name, const struct nmreq_register *req,
+			   const struct nm_os_cred *cred, char *err, size_t errlen,
+			   int *status)
+{
+	const char *sep = strpbrk(name, "{}");
+	char parent[64];
+	int end = *sep == '{' ? 0 : 1;
+	size_t plen = (size_t)(sep - name);
+
+	if (plen == 0 || plen >= sizeof(parent) || sep[1] == '\0' || strpbrk(sep + 1, "{}")) {
+		snprintf(err, errlen, "%s: a pipe name is parent{id or parent}id", name);
+		*status = -EINVAL;
+		return NULL;
+	}
+	memcpy(parent, name, plen);
+	parent[plen] = '\0';
+
+	struct pipe_parent *pp = parent_find(parent);
+	if (pp && pp->owner != cred->uid && cred->uid != 0) {
+		snprintf(err, errlen, "%s: pipes of %s belong to uid %u, not to uid %u",
+			 name, parent, (unsigned)pp->owner, (unsigned)cred->uid);
+		*status = -EACCES;
+		return NULL;
+	}
+	if (req->nr_mem_id && (!pp || pp->r->mem_id != req->nr_mem_id)) {
+		snprintf(err, errlen, "%s: memory region %u is not the region of pipe parent %s",
+			 name, req->nr_mem_id, parent);
+		*status = -EINVAL;
+		return NULL;
+	}
+	if (pp == NULL) {
+		pp = parent_create(parent, cred->uid, err, errlen);
+		if (pp == NULL) {
+			*status = -ENOMEM;
+			return NULL;
+		}
+	}
+	for (struct pipe_pair *pair = pp->pairs; pair; pair = pair->next)
+		if (strcmp(pair->id, sep + 1) == 0)
+			return pair->end[end];
+
+	struct pipe_pair *pair = pair_create(pp, sep + 1, end, req, err, errlen, status);
+	if (pair == NULL) {
+		/* pair_create destroyed the parent if it left it empty. */
+		return NULL;
+	}
+	return pair->end[end];
+}
+
+void pipe_port_idle(struct port *p)
+{
+	struct pipe_pair *pair = p->owner_obj;
+
+	for (int e = 0; e < 2; e++)
+		if (pair->end[e]->nbindings)
+			return;
+	pair_destroy(pair);
+}
+
+struct port *pipe_peer(struct port *p)
+{
+	struct pipe_pair *pair = p->owner_obj;
+	return pair->end[1 - p->end];
+}
+
+/* Iteration over every port, for LIST. */
+struct port *port_first(void)
+{
+	for (struct pipe_parent *pp = parents; pp; pp = pp->next)
+		if (pp->pairs)
+			return pp->pairs->end[0];
+	return NULL;
+}
+
+struct port *port_next(struct port *p)
+{
+	struct pipe_pair *pair = p->owner_obj;
+
+	if (p->end == 0)
+		return pair->end[1];
+	if (pair->next)
+		return pair->next->end[0];
+	for (struct pipe_parent *pp = pair->parent->next; pp; pp = pp->next)
+		if (pp->pairs)
+			return pp->pairs->end[0];
+	return NULL;
+}
+
+bool broker_has_objects(void)
+{
+	/* Pipes live only while registered; persistent objects come with VALE. */
+	return false;
+}

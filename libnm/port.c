@@ -1,0 +1,610 @@
+/*
+ * port.c - opening, adopting and closing ports; txsync and rxsync; the
+ * process-wide caches of region mappings and wake-up fds.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "nm_os.h"
+#include "port.h"
+#include "portspec.h"
+#include "proto.h"
+
+static pthread_mutex_t lib_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct nmk_port *ports;          /* open in this process */
+
+static void set_err(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (buf == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+int nmk_port_set_error(struct nmk_port *p, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->err, sizeof(p->err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* ---- mappings: one per region per process ------------------------------- */
+
+/*
+ * Like libnetmap, a region is mapped once per process and shared by every
+ * port in it, so that equal mem_ids give equal addresses and buffers can be
+ * swapped between ports of one region.
+ */
+struct nmk_mapping {
+	struct nmk_mapping *next;
+	uint64_t broker_id;
+	uint16_t mem_id;
+	void *base, *ctrl;
+	uint64_t ctrl_size;
+	struct nmk_region_layout l;      /* validated private copy */
+	struct nmk_mem mem;
+	unsigned refs;
+};
+
+static struct nmk_mapping *mappings;
+
+/* Check the control object against what we can compute ourselves, so that
+ * no offset from shared memory is trusted. */
+static int check_ctrl(const struct nmk_ctrl_hdr *h, const struct nmk_msg_binding *b,
+		      struct nmk_region_layout *l, char *err, size_t errlen)
+{
+	uint64_t kring_off, port_off, size;
+	char lerr[160];
+
+	if (h->magic != NMK_CTRL_MAGIC || h->version != NMK_CTRL_VERSION) {
+		set_err(err, errlen, "%s: control object has magic %llx version %u, expected version %u",
+			b->name, (unsigned long long)h->magic, h->version, NMK_CTRL_VERSION);
+		return -EPROTO;
+	}
+	if (nmk_region_layout(&h->layout.p, l, lerr, sizeof(lerr)) < 0 ||
+	    memcmp(l, &h->layout, sizeof(*l)) != 0 || l->memsize != b->reg.nr_memsize ||
+	    h->mem_id != b->reg.nr_mem_id || h->nkrings != l->p.ring_num) {
+		set_err(err, errlen, "%s: region %u has an inconsistent layout", b->name,
+			b->reg.nr_mem_id);
+		return -EPROTO;
+	}
+	size = nmk_ctrl_size(h->nkrings, h->nports, &kring_off, &port_off);
+	if (size != b->ctrl_size || h->kring_off != kring_off || h->port_off != port_off) {
+		set_err(err, errlen, "%s: control object of region %u has an inconsistent layout",
+			b->name, b->reg.nr_mem_id);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static struct nmk_mapping *mapping_get(const struct nmk_msg_binding *b, const int *fds,
+				       unsigned nfds, char *err, size_t errlen)
+{
+	struct nmk_mapping *mp;
+	int ret;
+
+	for (mp = mappings; mp; mp = mp->next) {
+		if (mp->broker_id == b->broker_id && mp->mem_id == b->reg.nr_mem_id) {
+			mp->refs++;
+			return mp;
+		}
+	}
+	if (nfds < 2) {
+		set_err(err, errlen, "%s: nmkitd sent no memory for region %u", b->name,
+			b->reg.nr_mem_id);
+		return NULL;
+	}
+	if ((ret = nm_os_shm_check(fds[0], b->reg.nr_memsize)) < 0 ||
+	    (ret = nm_os_shm_check(fds[1], b->ctrl_size)) < 0) {
+		set_err(err, errlen, "%s: region %u is not a sealed object of the announced size: %s",
+			b->name, b->reg.nr_mem_id, strerror(-ret));
+		return NULL;
+	}
+	mp = calloc(1, sizeof(*mp));
+	if (mp == NULL) {
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	mp->broker_id = b->broker_id;
+	mp->mem_id = b->reg.nr_mem_id;
+	mp->ctrl_size = b->ctrl_size;
+	mp->base = nm_os_shm_map(fds[0], b->reg.nr_memsize);
+	mp->ctrl = nm_os_shm_map(fds[1], b->ctrl_size);
+	if (mp->base == NULL || mp->ctrl == NULL) {
+		set_err(err, errlen, "%s: cannot map region %u (%llu bytes): %s", b->name,
+			b->reg.nr_mem_id, (unsigned long long)b->reg.nr_memsize, strerror(errno));
+		goto fail;
+	}
+	const struct nmk_ctrl_hdr *h = mp->ctrl;
+	if (check_ctrl(h, b, &mp->l, err, errlen) < 0)
+		goto fail;
+	mp->mem = (struct nmk_mem){
+		.base = mp->base, .ctrl = mp->ctrl, .l = &mp->l,
+		.kring_off = h->kring_off, .port_off = h->port_off,
+		.nkrings = h->nkrings, .nports = h->nports,
+	};
+	mp->refs = 1;
+	mp->next = mappings;
+	mappings = mp;
+	return mp;
+fail:
+	if (mp->base)
+		nm_os_shm_unmap(mp->base, b->reg.nr_memsize);
+	if (mp->ctrl)
+		nm_os_shm_unmap(mp->ctrl, b->ctrl_size);
+	free(mp);
+	return NULL;
+}
+
+static void mapping_put(struct nmk_mapping *mp)
+{
+	if (--mp->refs)
+		return;
+	for (struct nmk_mapping **q = &mappings; *q; q = &(*q)->next) {
+		if (*q == mp) {
+			*q = mp->next;
+			break;
+		}
+	}
+	nm_os_shm_unmap(mp->base, mp->l.memsize);
+	nm_os_shm_unmap(mp->ctrl, mp->ctrl_size);
+	free(mp);
+}
+
+/* ---- wake-up fds -------------------------------------------------------- */
+
+/*
+ * To wake a sleeper we send a byte on the broker's end of its connection.
+ * The broker hands us that end once (WAKEFD); we keep it here.  Requests go
+ * over a side connection of our own, so that they never mix with a port's
+ * traffic; it is re-made after fork.
+ */
+#define WAKE_CACHE 256
+
+static struct {
+	uint64_t id;
+	int fd;
+} wake_cache[WAKE_CACHE];
+static int side_fd = -1;
+static pid_t side_pid;
+static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int side_connection(void)
+{
+	char err[200];
+	pid_t me = getpid();
+
+	if (side_fd >= 0 && side_pid == me)
+		return side_fd;
+	if (side_fd >= 0 && side_pid != me) {
+		/* Inherited through fork: the parent's, not ours.  Forget the
+		 * cache too (the fds are shared with the parent, which is fine,
+		 * but we must not close the side connection under it). */
+		side_fd = -1;
+	}
+	side_fd = nmk_broker_connect(err, sizeof(err));
+	side_pid = me;
+	return side_fd;
+}
+
+static int wake_fd_get(uint64_t id)
+{
+	unsigned h = (unsigned)(id * UINT64_C(0x9E3779B97F4A7C15) >> 56) % WAKE_CACHE;
+	struct nmk_msg_wakefd req = { .binding_id = id };
+	char err[200];
+	int fds[NMK_MSG_MAXFDS];
+	unsigned nfds = 0;
+
+	if (wake_cache[h].id == id)
+		return wake_cache[h].fd;
+	int side = side_connection();
+	if (side < 0)
+		return -1;
+	if (nmk_request(side, NMK_MSG_WAKEFD, &req, sizeof(req), NULL, NULL, fds, &nfds,
+			err, sizeof(err)) < 0 || nfds < 1) {
+		while (nfds)
+			close(fds[--nfds]);
+		return -1;
+	}
+	while (nfds > 1)
+		close(fds[--nfds]);
+	if (wake_cache[h].id)
+		close(wake_cache[h].fd);
+	wake_cache[h].id = id;
+	wake_cache[h].fd = fds[0];
+	return fds[0];
+}
+
+static void wake_fd_drop(uint64_t id)
+{
+	unsigned h = (unsigned)(id * UINT64_C(0x9E3779B97F4A7C15) >> 56) % WAKE_CACHE;
+
+	if (wake_cache[h].id == id) {
+		close(wake_cache[h].fd);
+		wake_cache[h].id = 0;
+	}
+}
+
+void nmk_wake_bindings(void *arg, const struct nmk_mem *m, uint32_t port_index, uint64_t mask)
+{
+	(void)arg;
+	if (port_index >= m->nports)
+		return;
+	struct nmk_ctrl_port *cp = nmk_ctrl_port_at(m, port_index);
+	pthread_mutex_lock(&wake_lock);
+	for (uint32_t b = 0; mask && b < NMK_MAX_BINDINGS; b++) {
+		if (!(mask & (UINT64_C(1) << b)))
+			continue;
+		mask &= ~(UINT64_C(1) << b);
+		uint64_t id = atomic_load(&cp->binding[b]);
+		if (id == 0)
+			continue;
+		int fd = wake_fd_get(id);
+		if (fd < 0)
+			continue;
+		char byte = NMK_WAKE_BYTE;
+		if (send(fd, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+		    (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN))
+			wake_fd_drop(id);
+	}
+	pthread_mutex_unlock(&wake_lock);
+}
+
+/* ---- open / adopt / close ----------------------------------------------- */
+
+static struct nmk_port *port_from_binding(int fd, const struct nmk_msg_binding *b,
+					  const int *fds, unsigned nfds, char *err,
+					  size_t errlen)
+{
+	struct nmk_port *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->fd = fd;
+	pthread_mutex_lock(&lib_lock);
+	p->map = mapping_get(b, fds, nfds, err, errlen);
+	pthread_mutex_unlock(&lib_lock);
+	if (p->map == NULL)
+		goto fail;
+	p->mem = p->map->mem;
+
+	const struct nmk_region_layout *l = &p->map->l;
+	const struct nmreq_register *reg = &b->reg;
+	uint32_t ntx = reg->nr_tx_rings, nrx = reg->nr_rx_rings;
+	uint32_t nofs = ntx + 1 + nrx + 1;
+	if (reg->nr_offset < l->if_off || reg->nr_offset >= l->if_off + l->if_total ||
+	    (reg->nr_offset - l->if_off) % l->p.if_size != 0 ||
+	    sizeof(struct netmap_if) + nofs * sizeof(ssize_t) > l->p.if_size ||
+	    b->last_tx > ntx || b->last_rx > nrx || b->first_tx > b->last_tx ||
+	    b->first_rx > b->last_rx || b->binding_slot >= NMK_MAX_BINDINGS ||
+	    b->port_index >= p->mem.nports) {
+		set_err(err, errlen, "%s: nmkitd described an impossible registration", b->name);
+		goto fail;
+	}
+	p->nifp = (struct netmap_if *)(void *)((char *)p->map->base + reg->nr_offset);
+	p->binding_id = b->binding_id;
+	p->port_index = b->port_index;
+	p->binding_slot = b->binding_slot;
+	p->tx_kring = malloc(sizeof(uint32_t) * (ntx + 1));
+	p->rx_kring = malloc(sizeof(uint32_t) * (nrx + 1));
+	if (!p->tx_kring || !p->rx_kring) {
+		set_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* Resolve every bound ring to its kring once, from the netmap_if as
+	 * the broker wrote it, checking that it is a ring object. */
+	for (uint32_t d = 0; d < 2; d++) {
+		uint32_t n = d ? nrx : ntx, first = d ? b->first_rx : b->first_tx;
+		uint32_t last = d ? b->last_rx : b->last_tx, base = d ? ntx + 1 : 0;
+		uint32_t *out = d ? p->rx_kring : p->tx_kring;
+		for (uint32_t i = 0; i < n; i++) {
+			out[i] = NMK_NONE;
+			if (i < first || i >= last)
+				continue;
+			int64_t off = (int64_t)reg->nr_offset + p->nifp->ring_ofs[base + i];
+			int64_t rel = off - (int64_t)l->ring_off;
+			if (rel < 0 || rel % l->p.ring_size || rel / l->p.ring_size >= l->p.ring_num) {
+				set_err(err, errlen, "%s: ring %u is outside the ring pool", b->name, i);
+				goto fail;
+			}
+			out[i] = (uint32_t)(rel / l->p.ring_size);
+		}
+	}
+
+	struct nmk_port_info *info = &p->info;
+	snprintf(info->name, sizeof(info->name), "%s", b->name);
+	info->mode = reg->nr_mode;
+	info->ringid = reg->nr_ringid;
+	info->flags = reg->nr_flags;
+	info->tx_rings = ntx;
+	info->rx_rings = nrx;
+	info->host_tx_rings = reg->nr_host_tx_rings;
+	info->host_rx_rings = reg->nr_host_rx_rings;
+	info->tx_slots = reg->nr_tx_slots;
+	info->rx_slots = reg->nr_rx_slots;
+	info->first_tx_ring = b->first_tx;
+	info->last_tx_ring = b->last_tx;
+	info->first_rx_ring = b->first_rx;
+	info->last_rx_ring = b->last_rx;
+	info->mem_id = reg->nr_mem_id;
+	info->memsize = reg->nr_memsize;
+	info->nifp_offset = reg->nr_offset;
+	info->buf_size = l->p.buf_size;
+	info->extra_bufs = reg->nr_extra_bufs;
+
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+	pthread_mutex_lock(&lib_lock);
+	p->next = ports;
+	ports = p;
+	pthread_mutex_unlock(&lib_lock);
+	return p;
+fail:
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (p->map) {
+		pthread_mutex_lock(&lib_lock);
+		mapping_put(p->map);
+		pthread_mutex_unlock(&lib_lock);
+	}
+	free(p->tx_kring);
+	free(p->rx_kring);
+	free(p);
+	return NULL;
+}
+
+struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_params *params,
+				   char *errbuf)
+{
+	char err[NMK_ERRBUF_SIZE];
+	struct nmk_portspec ps;
+	struct nmk_msg_register req;
+	struct nmk_msg_binding reply;
+	uint32_t rlen = sizeof(reply);
+	int fds[NMK_MSG_MAXFDS];
+	unsigned nfds = 0;
+	int ret, fd;
+
+	if (spec == NULL) {
+		set_err(errbuf, NMK_ERRBUF_SIZE, "no port name given");
+		errno = EINVAL;
+		return NULL;
+	}
+	/* Like pkt-gen, take a bare name ("x{1", "eth0") as "netmap:<name>". */
+	char full[2 * NMK_NAME_MAX + 16];
+	if (strncmp(spec, "netmap:", 7) != 0 && !(strncmp(spec, "vale", 4) == 0 && strchr(spec, ':')))
+		snprintf(full, sizeof(full), "netmap:%s", spec);
+	else
+		snprintf(full, sizeof(full), "%s", spec);
+	ret = nmk_portspec_parse(full, &ps, err, sizeof(err), NULL);
+	if (ret < 0) {
+		set_err(errbuf, NMK_ERRBUF_SIZE, "%s", err);
+		errno = -ret;
+		return NULL;
+	}
+	if (ps.share[0] || ps.extmem_file[0]) {
+		set_err(errbuf, NMK_ERRBUF_SIZE, "%s: @%s is not available in this version", spec,
+			ps.share[0] ? "share" : "extmem");
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	memset(&req, 0, sizeof(req));
+	snprintf(req.name, sizeof(req.name), "%s", ps.name);
+	req.reg.nr_mode = ps.mode;
+	req.reg.nr_ringid = ps.ringid;
+	req.reg.nr_flags = ps.flags | (params ? params->add_flags : 0);
+	req.reg.nr_mem_id = ps.mem_id;
+	req.reg.nr_tx_rings = (uint16_t)ps.tx_rings;
+	req.reg.nr_rx_rings = (uint16_t)ps.rx_rings;
+	req.reg.nr_host_tx_rings = (uint16_t)ps.host_tx_rings;
+	req.reg.nr_host_rx_rings = (uint16_t)ps.host_rx_rings;
+	req.reg.nr_tx_slots = ps.tx_slots;
+	req.reg.nr_rx_slots = ps.rx_slots;
+	req.reg.nr_extra_bufs = params ? params->extra_bufs : 0;
+
+	fd = nmk_broker_connect(err, sizeof(err));
+	if (fd < 0) {
+		set_err(errbuf, NMK_ERRBUF_SIZE, "%s: %s", spec, err);
+		errno = -fd;
+		return NULL;
+	}
+	ret = nmk_request(fd, NMK_MSG_REGISTER, &req, sizeof(req), &reply, &rlen, fds, &nfds,
+			  err, sizeof(err));
+	if (ret == 0 && rlen != sizeof(reply)) {
+		snprintf(err, sizeof(err), "%s: short reply from nmkitd", spec);
+		ret = -EPROTO;
+	}
+	if (ret < 0) {
+		while (nfds)
+			close(fds[--nfds]);
+		set_err(errbuf, NMK_ERRBUF_SIZE, "%s", err);
+		close(fd);
+		errno = -ret;
+		return NULL;
+	}
+	reply.name[sizeof(reply.name) - 1] = '\0';
+	struct nmk_port *p = port_from_binding(fd, &reply, fds, nfds, errbuf, NMK_ERRBUF_SIZE);
+	if (p == NULL) {
+		close(fd);
+		errno = EPROTO;
+	}
+	return p;
+}
+
+struct nmk_port *nmk_port_open(const char *spec, char *errbuf)
+{
+	return nmk_port_open_ext(spec, NULL, errbuf);
+}
+
+struct nmk_port *nmk_port_from_fd(int fd, char *errbuf)
+{
+	char err[NMK_ERRBUF_SIZE];
+	struct nmk_msg_binding reply;
+	uint32_t rlen = sizeof(reply);
+	int fds[NMK_MSG_MAXFDS];
+	unsigned nfds = 0;
+	int ret;
+
+	ret = nmk_request(fd, NMK_MSG_BINDING, NULL, 0, &reply, &rlen, fds, &nfds, err, sizeof(err));
+	if (ret == 0 && rlen != sizeof(reply)) {
+		snprintf(err, sizeof(err), "short reply from nmkitd");
+		ret = -EPROTO;
+	}
+	if (ret < 0) {
+		while (nfds)
+			close(fds[--nfds]);
+		set_err(errbuf, NMK_ERRBUF_SIZE, "fd %d: %s", fd, err);
+		errno = -ret;
+		return NULL;
+	}
+	reply.name[sizeof(reply.name) - 1] = '\0';
+	struct nmk_port *p = port_from_binding(fd, &reply, fds, nfds, errbuf, NMK_ERRBUF_SIZE);
+	if (p == NULL)
+		errno = EPROTO;
+	return p;
+}
+
+void nmk_port_close(struct nmk_port *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&lib_lock);
+	for (struct nmk_port **q = &ports; *q; q = &(*q)->next) {
+		if (*q == p) {
+			*q = p->next;
+			break;
+		}
+	}
+	/* Disarm first, so no producer sends to a connection about to go. */
+	for (uint32_t i = p->info.first_tx_ring; i < p->info.last_tx_ring; i++)
+		nmk_kring_disarm(&p->mem, p->tx_kring[i], p->binding_slot);
+	for (uint32_t i = p->info.first_rx_ring; i < p->info.last_rx_ring; i++)
+		nmk_kring_disarm(&p->mem, p->rx_kring[i], p->binding_slot);
+	mapping_put(p->map);
+	pthread_mutex_unlock(&lib_lock);
+	close(p->fd);
+	free(p->tx_kring);
+	free(p->rx_kring);
+	free(p);
+}
+
+struct nmk_port *nmk_port_by_fd(int fd)
+{
+	struct nmk_port *p;
+
+	pthread_mutex_lock(&lib_lock);
+	for (p = ports; p; p = p->next)
+		if (p->fd == fd)
+			break;
+	pthread_mutex_unlock(&lib_lock);
+	return p;
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+int nmk_port_fd(const struct nmk_port *p)
+{
+	return p->fd;
+}
+
+const struct nmk_port_info *nmk_port_info(const struct nmk_port *p)
+{
+	return &p->info;
+}
+
+struct netmap_if *nmk_port_nifp(const struct nmk_port *p)
+{
+	return p->nifp;
+}
+
+void *nmk_port_mem(const struct nmk_port *p)
+{
+	return p->map->base;
+}
+
+struct netmap_ring *nmk_port_txring(const struct nmk_port *p, unsigned i)
+{
+	if (i >= p->info.tx_rings || p->tx_kring[i] == NMK_NONE)
+		return NULL;
+	return nmk_ring_at(p->mem.base, p->mem.l, p->tx_kring[i]);
+}
+
+struct netmap_ring *nmk_port_rxring(const struct nmk_port *p, unsigned i)
+{
+	if (i >= p->info.rx_rings || p->rx_kring[i] == NMK_NONE)
+		return NULL;
+	return nmk_ring_at(p->mem.base, p->mem.l, p->rx_kring[i]);
+}
+
+const char *nmk_port_error(const struct nmk_port *p)
+{
+	return p->err;
+}
+
+/* ---- syncs -------------------------------------------------------------- */
+
+int nmk_txsync(struct nmk_port *p)
+{
+	int ret = 0;
+
+	for (uint32_t i = p->info.first_tx_ring; i < p->info.last_tx_ring; i++) {
+		char err[NMK_ERRBUF_SIZE - 80];
+		int r = nmk_kring_txsync(&p->mem, p->tx_kring[i], nmk_wake_bindings, p, err,
+					 sizeof(err));
+		if (r < 0 && ret == 0)
+			ret = nmk_port_set_error(p, r, "%s: %s", p->info.name, err);
+	}
+	return ret;
+}
+
+int nmk_rxsync(struct nmk_port *p)
+{
+	int ret = 0;
+
+	for (uint32_t i = p->info.first_rx_ring; i < p->info.last_rx_ring; i++) {
+		char err[NMK_ERRBUF_SIZE - 80];
+		int r = nmk_kring_rxsync(&p->mem, p->rx_kring[i], nmk_wake_bindings, p, err,
+					 sizeof(err));
+		if (r < 0 && ret == 0)
+			ret = nmk_port_set_error(p, r, "%s: %s", p->info.name, err);
+	}
+	return ret;
+}
+
+int nmk_port_drain(struct nmk_port *p)
+{
+	char buf[NMK_MSG_MAX];
+
+	for (;;) {
+		ssize_t n = recv(p->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0)
+			continue;       /* wake-ups (and any stray message) */
+		if (n == 0)
+			return -EPIPE;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	}
+}

@@ -1,0 +1,362 @@
+/*
+ * nm_os_linux.c - the nm_os layer (os/nm_os.h) for Linux.
+ *
+ * Shared memory is a sealed memfd, notification an eventfd, peer
+ * credentials come from SO_PEERCRED, and the cycle counter is the TSC on
+ * x86_64 (the monotonic clock elsewhere).  Every function reports failure
+ * as a negative errno (nm_os_shm_map: NULL with errno) and never prints or
+ * exits, because this code runs inside applications as well as the broker.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* memfd_create, F_ADD_SEALS, SO_PEERCRED, sched_getcpu */
+#endif
+
+#include "nm_os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+/*
+ * Linux 6.3 added MFD_NOEXEC_SEAL (create the memfd non-executable and seal
+ * that with F_SEAL_EXEC).  Region memory never holds code, and with the
+ * vm.memfd_noexec sysctl set a memfd created without it may be refused or
+ * logged, so ask for it; older headers lack the value, which is ABI.
+ */
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL	0x0008U
+#endif
+
+/* ---- shared memory ------------------------------------------------------ */
+
+/* The seals every region carries: the size is fixed for good.  Writes stay
+ * allowed (it is shared memory), so no F_SEAL_WRITE. */
+#define NM_OS_SEALS	(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+int
+nm_os_shm_create(const char *name, size_t size)
+{
+	char label[64];
+	int fd, err;
+
+	if (size == 0)
+		return -EINVAL;
+	/* ftruncate takes an off_t; a size_t beyond it would wrap negative. */
+	if ((uintmax_t)size > (uintmax_t)INT64_MAX)
+		return -EFBIG;
+
+	/* The name is only a label shown in /proc/<pid>/fd; memfd_create
+	 * refuses names over 249 bytes, so clip rather than fail on it. */
+	snprintf(label, sizeof(label), "nmkit:%.48s", name != NULL ? name : "");
+
+	fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+	if (fd < 0 && errno == EINVAL)	/* kernel older than 6.3 */
+		fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+
+	/* ftruncate only sets the size: shmem allocates a page when it is
+	 * first touched, so even a huge region costs nothing until used.
+	 * Nothing here may write or populate the object. */
+	if (ftruncate(fd, (off_t)size) < 0)
+		goto fail;
+	if (fcntl(fd, F_ADD_SEALS, NM_OS_SEALS) < 0)
+		goto fail;
+	return fd;
+
+fail:
+	err = errno;
+	close(fd);
+	return -err;
+}
+
+int
+nm_os_shm_check(int fd, size_t size)
+{
+	struct stat st;
+	int seals;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	/* F_GET_SEALS fails (EINVAL) on anything that is not a memfd-like
+	 * object: a plain file or device fd can be truncated behind our back. */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return -EINVAL;
+	/* Shrinking is what turns a mapping into SIGBUS; growing is harmless,
+	 * so only the shrink seal is required. */
+	if ((seals & F_SEAL_SHRINK) == 0)
+		return -EPERM;
+	if (st.st_size < 0 || (uintmax_t)st.st_size < (uintmax_t)size)
+		return -ERANGE;
+	return 0;
+}
+
+void *
+nm_os_shm_map(int fd, size_t size)
+{
+	void *p;
+
+	/* No MAP_POPULATE: the region must stay sparse in every process. */
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void
+nm_os_shm_unmap(void *addr, size_t size)
+{
+	if (addr != NULL && size != 0)
+		munmap(addr, size);
+}
+
+/* ---- notification ------------------------------------------------------- */
+
+int
+nm_os_notify_create(void)
+{
+	int fd;
+
+	fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int
+nm_os_notify_signal(int fd)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	do {
+		n = write(fd, &one, sizeof(one));
+	} while (n < 0 && errno == EINTR);
+	/* EAGAIN means the counter is at its maximum: a wakeup is already
+	 * pending, which is all a signal promises, so that is success. */
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return 0;
+}
+
+int
+nm_os_notify_drain(int fd)
+{
+	uint64_t count;
+	ssize_t n;
+
+	/* Without EFD_SEMAPHORE one read returns and zeroes the whole count. */
+	do {
+		n = read(fd, &count, sizeof(count));
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return 0;
+}
+
+/* ---- credentials -------------------------------------------------------- */
+
+int
+nm_os_peer_cred(int sock, struct nm_os_cred *cred)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (cred == NULL)
+		return -EINVAL;
+	/* SO_PEERCRED reports the peer's credentials captured by connect()
+	 * (or socketpair()), which is exactly the contract. */
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return -errno;
+	if (len != sizeof(uc))
+		return -EINVAL;
+	/* A socket with no peer yields { 0, -1, -1 } rather than an error.
+	 * (pid alone may be 0 legitimately: a peer in another pid namespace.) */
+	if (uc.uid == (uid_t)-1 && uc.gid == (gid_t)-1)
+		return -ENOTCONN;
+	cred->pid = uc.pid;
+	cred->uid = uc.uid;
+	cred->gid = uc.gid;
+	return 0;
+}
+
+/* ---- time --------------------------------------------------------------- */
+
+uint64_t
+nm_os_now_ns(void)
+{
+	struct timespec ts;
+
+	/* CLOCK_MONOTONIC cannot fail with a valid pointer; 0 is only a
+	 * defensive value that keeps the function total. */
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#if defined(__x86_64__)
+
+/*
+ * The TSC: every x86_64 CPU Linux still runs on in practice has an
+ * invariant (constant-rate, non-stop) TSC, so it is a clock, not a measure
+ * of core frequency.  Plain rdtsc (not rdtscp or a fenced read) is used
+ * because callers want cheap timestamps, not instruction-exact ones.
+ */
+static inline uint64_t
+read_cycles(void)
+{
+	return __rdtsc();
+}
+
+static pthread_once_t cycles_once = PTHREAD_ONCE_INIT;
+static uint64_t cycles_hz;
+
+/*
+ * One (clock, counter) pair.  A preemption between the two reads would
+ * skew the pair, so take the tightest of a few counter-bracketed clock
+ * reads and use the counter's midpoint.
+ */
+static void
+cycles_sample(uint64_t *ns, uint64_t *cyc)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int i = 0; i < 5; i++) {
+		uint64_t c0 = read_cycles();
+		uint64_t t = nm_os_now_ns();
+		uint64_t c1 = read_cycles();
+
+		if (c1 - c0 < best) {
+			best = c1 - c0;
+			*ns = t;
+			*cyc = c0 + (c1 - c0) / 2;
+		}
+	}
+}
+
+static void
+cycles_calibrate(void)
+{
+	struct timespec req = { 0, 20 * 1000 * 1000 }, rem;
+	uint64_t t0, c0, t1, c1;
+
+	cycles_sample(&t0, &c0);
+	/* Sleep rather than spin: only the two end points matter, and ~20 ms
+	 * makes the end-point error (well under 1 us) a few ppm at most. */
+	while (nanosleep(&req, &rem) != 0 && errno == EINTR)
+		req = rem;
+	cycles_sample(&t1, &c1);
+
+	/* Double arithmetic: (c1 - c0) * 1e9 overflows 64 bits after a few
+	 * seconds, which a stopped or descheduled process could reach. */
+	if (t1 > t0 && c1 > c0)
+		cycles_hz = (uint64_t)((double)(c1 - c0) * 1e9 /
+		    (double)(t1 - t0) + 0.5);
+	/* Never hand out 0: callers divide by it. */
+	if (cycles_hz == 0)
+		cycles_hz = 1;
+}
+
+uint64_t
+nm_os_cycles(void)
+{
+	return read_cycles();
+}
+
+uint64_t
+nm_os_cycles_hz(void)
+{
+	pthread_once(&cycles_once, cycles_calibrate);
+	return cycles_hz;
+}
+
+#else /* no cheap cycle counter known here: the monotonic clock is one */
+
+uint64_t
+nm_os_cycles(void)
+{
+	return nm_os_now_ns();
+}
+
+uint64_t
+nm_os_cycles_hz(void)
+{
+	return 1000000000u;
+}
+
+#endif
+
+/* ---- CPUs --------------------------------------------------------------- */
+
+/* No Linux build supports more CPUs than this (NR_CPUS tops out at 8192);
+ * the cap only keeps an absurd argument from allocating a huge mask. */
+#define NM_OS_MAX_CPU	65536
+
+int
+nm_os_ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	/* The caller is running, so there is at least one. */
+	if (n < 1)
+		return 1;
+	return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+int
+nm_os_pin_thread(int cpu)
+{
+	cpu_set_t *set;
+	size_t setsize;
+	int rc;
+
+	if (cpu < 0 || cpu >= NM_OS_MAX_CPU)
+		return -EINVAL;
+	/* A dynamically sized set, so CPU numbers past CPU_SETSIZE work. */
+	set = CPU_ALLOC((size_t)cpu + 1);
+	if (set == NULL)
+		return -ENOMEM;
+	setsize = CPU_ALLOC_SIZE((size_t)cpu + 1);
+	CPU_ZERO_S(setsize, set);
+	CPU_SET_S((size_t)cpu, setsize, set);
+	rc = pthread_setaffinity_np(pthread_self(), setsize, set);
+	CPU_FREE(set);
+	return -rc;	/* pthread_* return the errno value itself */
+}
+
+int
+nm_os_current_cpu(void)
+{
+	int cpu = sched_getcpu();
+
+	return cpu < 0 ? -1 : cpu;
+}
+
+/* ---- kernel netmap ------------------------------------------------------ */
+
+int
+nm_os_kernel_netmap(void)
+{
+	int fd;
+
+	/* Opening is the test: the node exists only with the module loaded,
+	 * and an fd we cannot open is as good as no netmap for us. */
+	fd = open("/dev/netmap", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
