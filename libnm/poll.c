@@ -15,6 +15,7 @@
 #endif
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +94,62 @@ static int remaining_ms(int timeout, uint64_t start)
 	return spent >= (uint64_t)timeout ? 0 : timeout - (int)spent;
 }
 
+/* Would a sync make one of the rings the caller waits for ready?  Only
+ * loads: cheap enough to spin on. */
+static bool port_ready(struct nmk_port *p, short events)
+{
+	if (events & WANT_TX)
+		for (uint32_t i = p->info.first_tx_ring; i < p->info.last_tx_ring; i++)
+			if (nmk_kring_ready(&p->mem, p->tx_kring[i]))
+				return true;
+	if (events & WANT_RX)
+		for (uint32_t i = p->info.first_rx_ring; i < p->info.last_rx_ring; i++)
+			if (nmk_kring_ready(&p->mem, p->rx_kring[i]))
+				return true;
+	return false;
+}
+
+/*
+ * Before sleeping, watch the rings for a short while: a peer on another
+ * core usually publishes within microseconds, and catching that here saves
+ * both sides a system call (the sleeper's poll and the producer's wake-up).
+ * NMKIT_POLL_SPIN_US sets the time (0 = never spin).
+ */
+static uint64_t spin_ns(void)
+{
+	static _Atomic int64_t cached = -1;
+	int64_t v = atomic_load_explicit(&cached, memory_order_relaxed);
+
+	if (v < 0) {
+		const char *e = getenv("NMKIT_POLL_SPIN_US");
+		v = e && *e ? (int64_t)strtoul(e, NULL, 10) * 1000 : 20000;
+		atomic_store_explicit(&cached, v, memory_order_relaxed);
+	}
+	return (uint64_t)v;
+}
+
+static bool spin_until_ready(struct nmk_port **ports, struct pollfd *fds, nfds_t n, int left)
+{
+	uint64_t budget = spin_ns();
+
+	if (budget == 0)
+		return false;
+	if (left >= 0 && (uint64_t)left * 1000000u < budget)
+		budget = (uint64_t)left * 1000000u;
+	uint64_t end = nm_os_now_ns() + budget;
+	do {
+		for (int spins = 0; spins < 64; spins++) {
+			for (nfds_t i = 0; i < n; i++)
+				if (ports[i] && port_ready(ports[i], fds[i].events))
+					return true;
+#if defined(__x86_64__) || defined(__i386__)
+			__builtin_ia32_pause();
+#endif
+		}
+	} while (nm_os_now_ns() < end);
+	return false;
+}
+
 /* The common engine: ports[i] is the port of fds[i], or NULL for an
  * ordinary fd. */
 static int poll_mixed(struct nmk_port **ports, struct pollfd *fds, nfds_t n, int timeout)
@@ -133,6 +190,9 @@ static int poll_mixed(struct nmk_port **ports, struct pollfd *fds, nfds_t n, int
 			free(sys);
 			return ready;
 		}
+
+		if (!others && spin_until_ready(ports, fds, n, left))
+			continue;
 
 		/* Nothing ready: arm, re-check, sleep. */
 		bool raced = false;

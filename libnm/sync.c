@@ -253,8 +253,12 @@ static int pipe_txsync(const struct nmk_mem *m, struct nmk_kring *k, nmk_wake_fn
 			ring->slot[i].buf_idx = 0;
 			ring->slot[i].len = 0;
 		}
-		ring->slot[i].flags = s.flags & (uint16_t)~NS_BUF_CHANGED;
-		s.flags = (uint16_t)((s.flags & ~NS_BUF_CHANGED) | NS_BUF_CHANGED);
+		/* Write back only what changes: a slot's cache line then stays
+		 * where it is. */
+		if (s.flags & NS_BUF_CHANGED) {
+			s.flags &= (uint16_t)~NS_BUF_CHANGED;
+			ring->slot[i].flags = s.flags;
+		}
 		pring->slot[i] = s;
 	}
 	/* 2. Our progress. */
@@ -316,10 +320,15 @@ static int pipe_rxsync(const struct nmk_mem *m, struct nmk_kring *k, nmk_wake_fn
 	if (ret < 0)
 		return ret;
 
-	/* 1. Give released slots [hwcur, head) back to the sender: the
-	 * receiver may have swapped buffers into them. */
+	/* 1. Give released slots [hwcur, head) back to the sender.  Only
+	 * slots the receiver marked NS_BUF_CHANGED (it swapped a buffer in, as
+	 * netmap requires it to say) are copied: the sender's slots are not
+	 * touched otherwise, so their cache lines stay on the sender's core. */
 	uint32_t hwcur = atomic_load_explicit(&k->hwcur, memory_order_relaxed) % n;
 	for (uint32_t i = hwcur; i != head; i = ring_next(i, n)) {
+		uint16_t flags = ring->slot[i].flags;
+		if (!(flags & NS_BUF_CHANGED))
+			continue;
 		uint32_t idx = ring->slot[i].buf_idx;
 		if (!slot_ok(m, idx, 0)) {
 			if (!bad++)
@@ -327,11 +336,9 @@ static int pipe_rxsync(const struct nmk_mem *m, struct nmk_kring *k, nmk_wake_fn
 			idx = 0;
 			ring->slot[i].buf_idx = 0;
 		}
-		if (pring->slot[i].buf_idx != idx) {
-			pring->slot[i].buf_idx = idx;
-			pring->slot[i].flags |= NS_BUF_CHANGED;
-		}
-		ring->slot[i].flags &= (uint16_t)~NS_BUF_CHANGED;
+		pring->slot[i].buf_idx = idx;
+		pring->slot[i].flags |= NS_BUF_CHANGED;
+		ring->slot[i].flags = flags & (uint16_t)~NS_BUF_CHANGED;
 	}
 	/* 2. Publish: the sender's tail follows our hwcur. */
 	if (head != hwcur) {
