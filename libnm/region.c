@@ -39,7 +39,7 @@ int nmk_region_layout(const struct nmk_region_params *p,
 			 out.p.ring_num, out.p.ring_size);
 		return -EINVAL;
 	}
-	if (out.p.buf_size < NMK_MIN_BUF_SIZE || out.p.buf_size > NMK_MAX_BUF_SIZE) {
+	if (p->buf_size < NMK_MIN_BUF_SIZE || p->buf_size > NMK_MAX_BUF_SIZE) {
 		snprintf(err, errlen, "buffer size %u is outside [%u, %u]",
 			 p->buf_size, NMK_MIN_BUF_SIZE, NMK_MAX_BUF_SIZE);
 		return -EINVAL;

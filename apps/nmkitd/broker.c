@@ -144,6 +144,20 @@ static void binding_release(struct binding *b)
 		pipe_port_idle(p);
 }
 
+void conn_drop_all(void)
+{
+	/* At shutdown: hang up on every client but leave the shared memory
+	 * exactly as it is, since clients keep using their mappings. */
+	while (conns) {
+		struct conn *c = conns;
+		conns = c->next;
+		close(c->fd);
+		free(c->b);
+		free(c);
+	}
+	nconns = 0;
+}
+
 void conn_close(struct conn *c)
 {
 	for (struct conn **q = &conns; *q; q = &(*q)->next) {

@@ -29,6 +29,7 @@ void blog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Connections. */
 struct conn *conn_new(int fd);
 void conn_close(struct conn *c);         /* hang-up: releases its binding */
+void conn_drop_all(void);                /* shutdown: hang up, touch nothing shared */
 /* Handle one readable connection; returns false when it must be closed. */
 bool conn_handle(struct conn *c);
 unsigned conn_count(void);

@@ -74,8 +74,27 @@ static void usage(FILE *f)
 		   "  -v                 log every registration and release\n"
 		   "  --idle-exit SECS   exit after SECS seconds without clients\n"
 		   "  --auto             started by the library (implies --idle-exit 10)\n"
+		   "  --buf-size BYTES   buffer size of new regions (64..65536, default 2048)\n"
+		   "  --pipe-buffers N   buffers in the region of each pipe parent (default 163840)\n"
+		   "  --pipe-rings N     rings in the region of each pipe parent (default 512)\n"
+		   "  --max-pipes N      pipes per parent (default 64, as netmap)\n"
 		   "The runtime directory is $NMKIT_RUNDIR, else /run/nmkit for root,\n"
 		   "else $XDG_RUNTIME_DIR/nmkit.\n");
+}
+
+static int parse_uint(const char *opt, const char *arg, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || *end || end == arg || v < min || v > max) {
+		fprintf(stderr, "nmkitd: %s: '%s' is not a number in [%u, %u]\n", opt, arg, min, max);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
 }
 
 /* Take the life lock: only one broker per runtime directory. */
@@ -225,6 +244,10 @@ int main(int argc, char **argv)
 		{ "idle-exit", required_argument, NULL, 'I' },
 		{ "auto", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "buf-size", required_argument, NULL, 'B' },
+		{ "pipe-buffers", required_argument, NULL, 'P' },
+		{ "pipe-rings", required_argument, NULL, 'R' },
+		{ "max-pipes", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool autostart = false;
@@ -239,16 +262,27 @@ int main(int argc, char **argv)
 		case 'v':
 			cfg.verbose = true;
 			break;
-		case 'I': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || end == optarg || v > 86400) {
-				fprintf(stderr, "nmkitd: --idle-exit: '%s' is not a number of seconds (0..86400)\n", optarg);
+		case 'I':
+			if (parse_uint("--idle-exit", optarg, 0, 86400, &cfg.idle_exit) < 0)
 				return 2;
-			}
-			cfg.idle_exit = (unsigned)v;
 			break;
-		}
+		case 'B':
+			if (parse_uint("--buf-size", optarg, NMK_MIN_BUF_SIZE, NMK_MAX_BUF_SIZE,
+				       &cfg.pipe_region.buf_size) < 0)
+				return 2;
+			break;
+		case 'P':
+			if (parse_uint("--pipe-buffers", optarg, 4, 16u << 20, &cfg.pipe_region.buf_num) < 0)
+				return 2;
+			break;
+		case 'R':
+			if (parse_uint("--pipe-rings", optarg, 2, 65536, &cfg.pipe_region.ring_num) < 0)
+				return 2;
+			break;
+		case 'M':
+			if (parse_uint("--max-pipes", optarg, 1, 4096, &cfg.max_pipes) < 0)
+				return 2;
+			break;
 		case 'A':
 			autostart = true;
 			break;
@@ -307,8 +341,7 @@ int main(int argc, char **argv)
 
 	/* Clean shutdown: hang up every client (their mappings stay valid),
 	 * remove the socket, release the lock. */
-	while (conn_list())
-		conn_close(conn_list());
+	conn_drop_all();
 	char path[256];
 	if (nmk_rundir_path("nmkitd.sock", path, sizeof(path)) == 0)
 		unlink(path);
