@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "forward.h"
 #include "nm_os.h"
 #include "port.h"
 #include "portspec.h"
@@ -71,9 +73,10 @@ static struct nmk_mapping *mappings;
 /* Check the control object against what we can compute ourselves, so that
  * no offset from shared memory is trusted. */
 static int check_ctrl(const struct nmk_ctrl_hdr *h, const struct nmk_msg_binding *b,
-		      struct nmk_region_layout *l, char *err, size_t errlen)
+		      struct nmk_region_layout *l, struct nmk_ctrl_geom *geom,
+		      char *err, size_t errlen)
 {
-	uint64_t kring_off, port_off, size;
+	struct nmk_ctrl_geom g;
 	char lerr[160];
 
 	if (h->magic != NMK_CTRL_MAGIC || h->version != NMK_CTRL_VERSION) {
@@ -83,17 +86,23 @@ static int check_ctrl(const struct nmk_ctrl_hdr *h, const struct nmk_msg_binding
 	}
 	if (nmk_region_layout(&h->layout.p, l, lerr, sizeof(lerr)) < 0 ||
 	    memcmp(l, &h->layout, sizeof(*l)) != 0 || l->memsize != b->reg.nr_memsize ||
-	    h->mem_id != b->reg.nr_mem_id || h->nkrings != l->p.ring_num) {
+	    h->mem_id != b->reg.nr_mem_id || h->geom.nkrings != l->p.ring_num) {
 		set_err(err, errlen, "%s: region %u has an inconsistent layout", b->name,
 			b->reg.nr_mem_id);
 		return -EPROTO;
 	}
-	size = nmk_ctrl_size(h->nkrings, h->nports, &kring_off, &port_off);
-	if (size != b->ctrl_size || h->kring_off != kring_off || h->port_off != port_off) {
+	memset(&g, 0, sizeof(g));
+	g.nkrings = h->geom.nkrings;
+	g.nports = h->geom.nports;
+	g.vale_ports = h->geom.vale_ports;
+	g.learn_entries = h->geom.learn_entries;
+	if (nmk_ctrl_geom_compute(&g) < 0 || memcmp(&g, &h->geom, sizeof(g)) != 0 ||
+	    g.size != b->ctrl_size) {
 		set_err(err, errlen, "%s: control object of region %u has an inconsistent layout",
 			b->name, b->reg.nr_mem_id);
 		return -EPROTO;
 	}
+	*geom = g;
 	return 0;
 }
 
@@ -136,13 +145,10 @@ static struct nmk_mapping *mapping_get(const struct nmk_msg_binding *b, const in
 		goto fail;
 	}
 	const struct nmk_ctrl_hdr *h = mp->ctrl;
-	if (check_ctrl(h, b, &mp->l, err, errlen) < 0)
+	struct nmk_ctrl_geom g;
+	if (check_ctrl(h, b, &mp->l, &g, err, errlen) < 0)
 		goto fail;
-	mp->mem = (struct nmk_mem){
-		.base = mp->base, .ctrl = mp->ctrl, .l = &mp->l,
-		.kring_off = h->kring_off, .port_off = h->port_off,
-		.nkrings = h->nkrings, .nports = h->nports,
-	};
+	mp->mem = (struct nmk_mem){ .base = mp->base, .ctrl = mp->ctrl, .l = &mp->l, .g = g };
 	mp->refs = 1;
 	mp->next = mappings;
 	mappings = mp;
@@ -248,7 +254,7 @@ static void wake_fd_drop(uint64_t id)
 void nmk_wake_bindings(void *arg, const struct nmk_mem *m, uint32_t port_index, uint64_t mask)
 {
 	(void)arg;
-	if (port_index >= m->nports)
+	if (port_index >= m->g.nports)
 		return;
 	struct nmk_ctrl_port *cp = nmk_ctrl_port_at(m, port_index);
 	pthread_mutex_lock(&wake_lock);
@@ -299,7 +305,7 @@ static struct nmk_port *port_from_binding(int fd, const struct nmk_msg_binding *
 	    sizeof(struct netmap_if) + nofs * sizeof(ssize_t) > l->p.if_size ||
 	    b->last_tx > ntx || b->last_rx > nrx || b->first_tx > b->last_tx ||
 	    b->first_rx > b->last_rx || b->binding_slot >= NMK_MAX_BINDINGS ||
-	    b->port_index >= p->mem.nports) {
+	    b->port_index >= p->mem.g.nports) {
 		set_err(err, errlen, "%s: nmkitd described an impossible registration", b->name);
 		goto fail;
 	}
@@ -465,7 +471,28 @@ struct nmk_port *nmk_port_from_fd(int fd, char *errbuf)
 	uint32_t rlen = sizeof(reply);
 	int fds[NMK_MSG_MAXFDS];
 	unsigned nfds = 0;
-	int ret;
+	int ret, type = 0;
+	socklen_t tlen = sizeof(type);
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
+
+	/* A port fd is a unix seqpacket connection to nmkitd.  Check that
+	 * before sending anything: on any other socket (a stream socketpair,
+	 * say) the request would be accepted and the reply awaited forever. */
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) {
+		int e = errno;
+		set_err(errbuf, NMK_ERRBUF_SIZE, "fd %d is not a netmap port fd: %s", fd,
+			strerror(e));
+		errno = e;
+		return NULL;
+	}
+	if (type != SOCK_SEQPACKET || getsockname(fd, (struct sockaddr *)&sa, &salen) < 0 ||
+	    sa.ss_family != AF_UNIX) {
+		set_err(errbuf, NMK_ERRBUF_SIZE,
+			"fd %d is not a netmap port fd (a socket, but not a connection to nmkitd)", fd);
+		errno = EINVAL;
+		return NULL;
+	}
 
 	ret = nmk_request(fd, NMK_MSG_BINDING, NULL, 0, &reply, &rlen, fds, &nfds, err, sizeof(err));
 	if (ret == 0 && rlen != sizeof(reply)) {
@@ -497,14 +524,14 @@ void nmk_port_close(struct nmk_port *p)
 			break;
 		}
 	}
-	/* Disarm first, so no producer sends to a connection about to go. */
-	for (uint32_t i = p->info.first_tx_ring; i < p->info.last_tx_ring; i++)
-		nmk_kring_disarm(&p->mem, p->tx_kring[i], p->binding_slot);
-	for (uint32_t i = p->info.first_rx_ring; i < p->info.last_rx_ring; i++)
-		nmk_kring_disarm(&p->mem, p->rx_kring[i], p->binding_slot);
+	/* No disarming here: the armed bits belong to the registration, which
+	 * other copies of the fd (dup, fork, SCM_RIGHTS) may still be sleeping
+	 * on; clearing them would lose their wake-ups.  The broker disarms
+	 * when the last copy goes, and a wake-up sent meanwhile is harmless. */
 	mapping_put(p->map);
 	pthread_mutex_unlock(&lib_lock);
 	close(p->fd);
+	nmk_vale_scratch_free(p->vale);
 	free(p->tx_kring);
 	free(p->rx_kring);
 	free(p);
@@ -565,32 +592,36 @@ const char *nmk_port_error(const struct nmk_port *p)
 
 /* ---- syncs -------------------------------------------------------------- */
 
-int nmk_txsync(struct nmk_port *p)
+static int port_sync(struct nmk_port *p, bool tx)
 {
+	char err[NMK_ERRBUF_SIZE - 80];
+	struct nmk_sync_ctx ctx = {
+		.wake = nmk_wake_bindings, .wake_arg = p, .vale = p->vale,
+		.err = err, .errlen = sizeof(err),
+	};
+	uint32_t first = tx ? p->info.first_tx_ring : p->info.first_rx_ring;
+	uint32_t last = tx ? p->info.last_tx_ring : p->info.last_rx_ring;
+	const uint32_t *k = tx ? p->tx_kring : p->rx_kring;
 	int ret = 0;
 
-	for (uint32_t i = p->info.first_tx_ring; i < p->info.last_tx_ring; i++) {
-		char err[NMK_ERRBUF_SIZE - 80];
-		int r = nmk_kring_txsync(&p->mem, p->tx_kring[i], nmk_wake_bindings, p, err,
-					 sizeof(err));
+	for (uint32_t i = first; i < last; i++) {
+		int r = tx ? nmk_kring_txsync(&p->mem, k[i], &ctx)
+			   : nmk_kring_rxsync(&p->mem, k[i], &ctx);
 		if (r < 0 && ret == 0)
 			ret = nmk_port_set_error(p, r, "%s: %s", p->info.name, err);
 	}
+	p->vale = ctx.vale;     /* allocated by the first VALE txsync */
 	return ret;
+}
+
+int nmk_txsync(struct nmk_port *p)
+{
+	return port_sync(p, true);
 }
 
 int nmk_rxsync(struct nmk_port *p)
 {
-	int ret = 0;
-
-	for (uint32_t i = p->info.first_rx_ring; i < p->info.last_rx_ring; i++) {
-		char err[NMK_ERRBUF_SIZE - 80];
-		int r = nmk_kring_rxsync(&p->mem, p->rx_kring[i], nmk_wake_bindings, p, err,
-					 sizeof(err));
-		if (r < 0 && ret == 0)
-			ret = nmk_port_set_error(p, r, "%s: %s", p->info.name, err);
-	}
-	return ret;
+	return port_sync(p, false);
 }
 
 int nmk_port_drain(struct nmk_port *p)

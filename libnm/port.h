@@ -19,6 +19,7 @@ struct nmk_port {
 	uint64_t binding_id;
 	uint32_t port_index, binding_slot;
 	uint32_t *tx_kring, *rx_kring;   /* by absolute ring index; NMK_NONE if unbound */
+	struct nmk_vale_scratch *vale;   /* VALE sender batch space, lazily */
 	char err[NMK_ERRBUF_SIZE];
 	struct nmk_port *next;           /* in the process-wide list, for nmk_poll */
 };

@@ -2,12 +2,16 @@
  * shm.h - the control object of a region: the state netmap keeps in the
  * kernel, here in shared memory so that syncs can run in every process.
  *
- * Layout (all offsets from the start of the control object):
+ * Layout (all offsets from the start of the control object, computed by
+ * nmk_ctrl_geom_compute from the counts, so every process can check them):
  *
- *   struct nmk_ctrl_hdr          at 0
- *   struct nmk_kring [ring_num]  at kring_off, one per ring object of the
- *                                region (kring i describes ring object i)
- *   struct nmk_ctrl_port[nports] at port_off
+ *   struct nmk_ctrl_hdr                 at 0
+ *   struct nmk_kring [nkrings]          at kring_off, one per ring object of
+ *                                       the region (kring i: ring object i)
+ *   struct nmk_ctrl_port [nports]       at port_off
+ *   struct nmk_lease [nkrings][NMK_LEASES] at lease_off (VALE destinations)
+ *   struct nmk_vale_hdr + nmk_vale_port [vale_ports]   at vale_off (switches)
+ *   the learning table                  at learn_off (switches)
  *
  * The broker writes the constant fields when it creates a ring; afterwards
  * each field has one writer, as the comments say.  Indices that cross
@@ -28,12 +32,29 @@
 #define NMK_MAX_BINDINGS  64u       /* registrations (fds) per port */
 #define NMK_NONE          0xffffffffu
 
+#define NMK_LEASES        64u       /* outstanding leases per VALE RX ring */
+
 enum nmk_kring_kind {
 	NMK_KR_FREE = 0,
 	NMK_KR_PIPE_TX,         /* slots go to the peer RX ring, no copy */
 	NMK_KR_PIPE_RX,         /* slots come from the peer TX ring */
 	NMK_KR_NULL,            /* syncs do nothing */
+	NMK_KR_VALE_TX,         /* txsync forwards through the switch */
+	NMK_KR_VALE_RX,         /* senders fill it through leases */
 };
+
+/* Where everything is in a control object. */
+struct nmk_ctrl_geom {
+	uint32_t nkrings;       /* = ring objects of the region */
+	uint32_t nports;        /* binding tables */
+	uint32_t vale_ports;    /* switch port slots; 0 = not a switch region */
+	uint32_t learn_entries; /* learning table entries (switches) */
+	uint64_t kring_off, port_off, lease_off, vale_off, learn_off;
+	uint64_t size;          /* bytes, a page multiple */
+};
+
+/* Fill the offsets and size of g from its counts.  Returns 0 or -EINVAL. */
+int nmk_ctrl_geom_compute(struct nmk_ctrl_geom *g);
 
 struct nmk_ctrl_hdr {
 	uint64_t magic;
@@ -41,11 +62,7 @@ struct nmk_ctrl_hdr {
 	uint16_t mem_id;
 	uint16_t pad0;
 	struct nmk_region_layout layout;
-	uint32_t nkrings;
-	uint32_t nports;
-	uint64_t kring_off;
-	uint64_t port_off;
-	uint64_t size;          /* bytes of the control object */
+	struct nmk_ctrl_geom geom;
 };
 
 struct nmk_kring {
@@ -57,7 +74,8 @@ struct nmk_kring {
 	uint32_t peer;          /* peer kring (pipes), else NMK_NONE */
 	uint16_t dir;           /* NMK_DIR_TX or NMK_DIR_RX */
 	uint16_t ring_id;       /* index of the ring within its port */
-	char pad0[64 - 24];
+	uint32_t vport;         /* VALE: slot of the port in the switch table */
+	char pad0[64 - 28];
 
 	/* Owner side: written only by syncs of this ring. */
 	_Atomic uint32_t hwcur;
@@ -66,9 +84,15 @@ struct nmk_kring {
 	_Atomic uint32_t busy;  /* pid inside a sync of this ring, 0 = free */
 	char pad1[64 - 16];
 
-	/* Producer side: written by whoever fills this ring (the pipe peer). */
+	/* Producer side: written by whoever fills this ring (the pipe peer,
+	 * or VALE senders under `lock`). */
 	_Atomic uint32_t hwtail;
-	char pad2[64 - 4];
+	_Atomic uint32_t lock;          /* VALE: pid holding the lease lock */
+	uint32_t lease_head;            /* VALE: oldest outstanding lease (free-running) */
+	uint32_t lease_tail;            /* VALE: next lease to hand out (free-running) */
+	_Atomic uint32_t stopped;       /* VALE: the port is going away */
+	uint32_t gen;                   /* VALE: generation of the port owning it */
+	char pad2[64 - 24];
 
 	/* Bindings of `port` asleep waiting on this ring (bit b = slot b). */
 	_Atomic uint64_t armed;
@@ -88,6 +112,14 @@ _Static_assert(sizeof(struct nmk_ctrl_port) == 8 * NMK_MAX_BINDINGS, "port entry
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4,
 	       "lock-free atomics of plain size");
 
+/* A VALE lease: slots [start, end) of an RX ring reserved by process
+ * `pid` (0 once completed). */
+struct nmk_lease {
+	uint32_t start, end;
+	_Atomic uint32_t pid;
+	uint32_t stamp;         /* when it was taken, in ms (coarse clock) */
+};
+
 /*
  * A mapped region and its control object, with the geometry this process
  * validated when it mapped them.  Code that follows indices always uses
@@ -98,33 +130,22 @@ struct nmk_mem {
 	void *base;                     /* netmap region */
 	void *ctrl;                     /* control object */
 	const struct nmk_region_layout *l;
-	uint64_t kring_off, port_off;
-	uint32_t nkrings, nports;
+	struct nmk_ctrl_geom g;
 };
 
 static inline struct nmk_kring *nmk_kring_at(const struct nmk_mem *m, uint32_t i)
 {
-	return (struct nmk_kring *)((char *)m->ctrl + m->kring_off) + i;
+	return (struct nmk_kring *)((char *)m->ctrl + m->g.kring_off) + i;
 }
 
 static inline struct nmk_ctrl_port *nmk_ctrl_port_at(const struct nmk_mem *m, uint32_t i)
 {
-	return (struct nmk_ctrl_port *)((char *)m->ctrl + m->port_off) + i;
+	return (struct nmk_ctrl_port *)((char *)m->ctrl + m->g.port_off) + i;
 }
 
-/* Bytes of a control object for a region with `nkrings` rings and `nports`
- * ports, and the offsets of its arrays. */
-static inline uint64_t nmk_ctrl_size(uint32_t nkrings, uint32_t nports,
-				     uint64_t *kring_off, uint64_t *port_off)
+static inline struct nmk_lease *nmk_leases_of(const struct nmk_mem *m, uint32_t kring)
 {
-	uint64_t k = NMK_PAGE_SIZE;
-	uint64_t p = k + (uint64_t)nkrings * sizeof(struct nmk_kring);
-	uint64_t end = p + (uint64_t)nports * sizeof(struct nmk_ctrl_port);
-	if (kring_off)
-		*kring_off = k;
-	if (port_off)
-		*port_off = p;
-	return (end + NMK_PAGE_SIZE - 1) & ~(uint64_t)(NMK_PAGE_SIZE - 1);
+	return (struct nmk_lease *)((char *)m->ctrl + m->g.lease_off) + (uint64_t)kring * NMK_LEASES;
 }
 
 #endif /* NMK_SHM_H */

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "forward.h"
 #include "sync.h"
 
 /* ---- the per-ring try-lock ---------------------------------------------- */
@@ -45,10 +46,10 @@ static void pid_init(void)
 	pthread_atfork(NULL, NULL, pid_refresh);
 }
 
-static pid_t my_pid(void)
+uint32_t nmk_my_pid(void)
 {
 	pthread_once(&pid_once, pid_init);
-	return cached_pid;
+	return (uint32_t)cached_pid;
 }
 
 /*
@@ -59,7 +60,7 @@ static pid_t my_pid(void)
  */
 static bool ring_tryget(struct nmk_kring *k)
 {
-	uint32_t expected = 0, me = (uint32_t)my_pid();
+	uint32_t expected = 0, me = nmk_my_pid();
 
 	if (atomic_compare_exchange_strong_explicit(&k->busy, &expected, me,
 						    memory_order_acquire, memory_order_relaxed))
@@ -104,7 +105,7 @@ static inline struct netmap_ring *ring_of(const struct nmk_mem *m, const struct 
 /* The kring the control object says is the peer, if it is sane. */
 static struct nmk_kring *peer_of(const struct nmk_mem *m, const struct nmk_kring *k)
 {
-	if (k->peer >= m->nkrings)
+	if (k->peer >= m->g.nkrings)
 		return NULL;
 	struct nmk_kring *p = nmk_kring_at(m, k->peer);
 	return p->num_slots == k->num_slots ? p : NULL;
@@ -115,8 +116,7 @@ static inline uint32_t load_u32(const volatile uint32_t *p)
 	return *p;
 }
 
-static inline void wake_armed(const struct nmk_mem *m, struct nmk_kring *k,
-			      nmk_wake_fn wake, void *arg)
+void nmk_sync_wake_armed(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_sync_ctx *ctx)
 {
 	/* Pairs with the seq_cst fetch_or in nmk_kring_arm: either the
 	 * sleeper sees our new index, or we see its bit. */
@@ -124,8 +124,8 @@ static inline void wake_armed(const struct nmk_mem *m, struct nmk_kring *k,
 	if (atomic_load_explicit(&k->armed, memory_order_relaxed) == 0)
 		return;
 	uint64_t mask = atomic_exchange(&k->armed, 0);
-	if (mask && wake)
-		wake(arg, m, k->port, mask);
+	if (mask && ctx->wake)
+		ctx->wake(ctx->wake_arg, m, k->port, mask);
 }
 
 /*
@@ -137,7 +137,7 @@ static bool slot_ok(const struct nmk_mem *m, uint32_t idx, uint32_t len)
 	return idx < m->l->p.buf_num && len <= m->l->p.buf_size;
 }
 
-static void set_tail(struct netmap_ring *ring, struct nmk_kring *k, uint32_t tail)
+void nmk_sync_set_tail(struct netmap_ring *ring, struct nmk_kring *k, uint32_t tail)
 {
 	k->rtail = tail;
 	NMK_RING_TAIL_STORE(ring, tail);
@@ -158,7 +158,12 @@ static uint32_t current_tail(const struct nmk_mem *m, struct nmk_kring *k)
 		return ring_prev(atomic_load_explicit(&p->hwcur, memory_order_acquire) % k->num_slots,
 				 k->num_slots);
 	case NMK_KR_PIPE_RX:
+	case NMK_KR_VALE_RX:
 		return atomic_load_explicit(&k->hwtail, memory_order_acquire) % k->num_slots;
+	case NMK_KR_VALE_TX:
+		/* VALE frees the whole TX ring at every txsync. */
+		return ring_prev(atomic_load_explicit(&k->hwcur, memory_order_relaxed) % k->num_slots,
+				 k->num_slots);
 	default:
 		return k->rtail;
 	}
@@ -174,7 +179,7 @@ void nmk_kring_reset_view(const struct nmk_mem *m, uint32_t kring)
 		return;
 	ring->head = ring->cur = hwcur;
 	k->rhead = hwcur;
-	set_tail(ring, k, current_tail(m, k));
+	nmk_sync_set_tail(ring, k, current_tail(m, k));
 }
 
 bool nmk_kring_ready(const struct nmk_mem *m, uint32_t kring)
@@ -201,8 +206,8 @@ void nmk_kring_disarm(const struct nmk_mem *m, uint32_t kring, uint32_t slot)
  * Validate head and cur against the window the user owns, [rhead, rtail]
  * (netmap.c's prologue).  On a violation reset the ring as netmap does.
  */
-static int prologue(const struct nmk_mem *m, struct nmk_kring *k, struct netmap_ring *ring,
-		    uint32_t *head_out, char *err, size_t errlen)
+int nmk_sync_prologue(const struct nmk_mem *m, struct nmk_kring *k, struct netmap_ring *ring,
+		      uint32_t *head_out, char *err, size_t errlen)
 {
 	uint32_t n = k->num_slots;
 	uint32_t head = load_u32(&ring->head), cur = load_u32(&ring->cur);
@@ -211,7 +216,7 @@ static int prologue(const struct nmk_mem *m, struct nmk_kring *k, struct netmap_
 									     memory_order_relaxed);
 
 	if (tail != k->rtail)           /* read-only for the user: restore it */
-		set_tail(ring, k, k->rtail);
+		nmk_sync_set_tail(ring, k, k->rtail);
 	if (!in_range(head, lo, k->rtail, n) || !in_range(cur, head, k->rtail, n)) {
 		snprintf(err, errlen, "%s ring %u: head %u / cur %u outside [%u, %u] of %u slots; ring reset",
 			 k->dir == NMK_DIR_TX ? "tx" : "rx", k->ring_id, head, cur, lo, k->rtail, n);
@@ -222,11 +227,25 @@ static int prologue(const struct nmk_mem *m, struct nmk_kring *k, struct netmap_
 	return 0;
 }
 
+/* netmap sets the receive timestamp at every RX sync: a vDSO clock read. */
+void nmk_sync_stamp(struct netmap_ring *ring)
+{
+	struct timespec ts;
+#ifdef CLOCK_REALTIME_COARSE
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+#else
+	clock_gettime(CLOCK_REALTIME, &ts);
+#endif
+	ring->ts.tv_sec = ts.tv_sec;
+	ring->ts.tv_usec = ts.tv_nsec / 1000;
+}
+
 /* ---- pipes -------------------------------------------------------------- */
 
-static int pipe_txsync(const struct nmk_mem *m, struct nmk_kring *k, nmk_wake_fn wake,
-		       void *arg, char *err, size_t errlen)
+static int pipe_txsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_sync_ctx *ctx)
 {
+	char *err = ctx->err;
+	size_t errlen = ctx->errlen;
 	struct nmk_kring *pk = peer_of(m, k);
 	struct netmap_ring *ring = ring_of(m, k);
 	uint32_t n = k->num_slots, head, bad = 0, bad_slot = 0, bad_idx = 0, bad_len = 0;
@@ -237,7 +256,7 @@ static int pipe_txsync(const struct nmk_mem *m, struct nmk_kring *k, nmk_wake_fn
 		return -EIO;
 	}
 	struct netmap_ring *pring = ring_of(m, pk);
-	ret = prologue(m, k, ring, &head, err, errlen);
+	ret = nmk_sync_prologue(m, k, ring, &head, err, errlen);
 	if (ret < 0)
 		return ret;
 
@@ -285,11 +304,11 @@ static int pipe_txsync(const struct nmk_mem *m, struct nmk_kring *k, nmk_wake_fn
 	}
 	if (last != old) {
 		atomic_store_explicit(&pk->hwtail, last, memory_order_release);
-		wake_armed(m, pk, wake, arg);
+		nmk_sync_wake_armed(m, pk, ctx);
 	}
 
 	/* 4. Our new tail. */
-	set_tail(ring, k, current_tail(m, k));
+	nmk_sync_set_tail(ring, k, current_tail(m, k));
 	if (bad) {
 		if (bad_len == 0xffffffff)
 			snprintf(err, errlen, "tx ring %u slot %u: fragment chain longer than %d slots; cut",
@@ -303,9 +322,10 @@ static int pipe_txsync(const struct nmk_mem *m, struct nmk_kring *k, nmk_wake_fn
 	return 0;
 }
 
-static int pipe_rxsync(const struct nmk_mem *m, struct nmk_kring *k, nmk_wake_fn wake,
-		       void *arg, char *err, size_t errlen)
+static int pipe_rxsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_sync_ctx *ctx)
 {
+	char *err = ctx->err;
+	size_t errlen = ctx->errlen;
 	struct nmk_kring *pk = peer_of(m, k);
 	struct netmap_ring *ring = ring_of(m, k);
 	uint32_t n = k->num_slots, head, bad = 0, bad_slot = 0, bad_idx = 0;
@@ -316,7 +336,7 @@ static int pipe_rxsync(const struct nmk_mem *m, struct nmk_kring *k, nmk_wake_fn
 		return -EIO;
 	}
 	struct netmap_ring *pring = ring_of(m, pk);
-	ret = prologue(m, k, ring, &head, err, errlen);
+	ret = nmk_sync_prologue(m, k, ring, &head, err, errlen);
 	if (ret < 0)
 		return ret;
 
@@ -343,20 +363,13 @@ static int pipe_rxsync(const struct nmk_mem *m, struct nmk_kring *k, nmk_wake_fn
 	/* 2. Publish: the sender's tail follows our hwcur. */
 	if (head != hwcur) {
 		atomic_store_explicit(&k->hwcur, head, memory_order_release);
-		wake_armed(m, pk, wake, arg);
+		nmk_sync_wake_armed(m, pk, ctx);
 	}
 	k->rhead = head;
 
 	/* 3. New packets, and netmap's receive timestamp. */
-	set_tail(ring, k, current_tail(m, k));
-	struct timespec ts;
-#ifdef CLOCK_REALTIME_COARSE
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-#else
-	clock_gettime(CLOCK_REALTIME, &ts);
-#endif
-	ring->ts.tv_sec = ts.tv_sec;
-	ring->ts.tv_usec = ts.tv_nsec / 1000;
+	nmk_sync_set_tail(ring, k, current_tail(m, k));
+	nmk_sync_stamp(ring);
 	if (bad) {
 		snprintf(err, errlen, "rx ring %u slot %u: buffer index %u invalid (buffers < %u); %u slot(s) reset to buffer 0",
 			 k->ring_id, bad_slot, bad_idx, m->l->p.buf_num, bad);
@@ -367,33 +380,38 @@ static int pipe_rxsync(const struct nmk_mem *m, struct nmk_kring *k, nmk_wake_fn
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-static int kring_sync(const struct nmk_mem *m, uint32_t kring, int dir, nmk_wake_fn wake,
-		      void *arg, char *err, size_t errlen)
+static int kring_sync(const struct nmk_mem *m, uint32_t kring, int dir, struct nmk_sync_ctx *ctx)
 {
 	struct nmk_kring *k;
 	int ret;
 
-	if (kring >= m->nkrings)
+	if (kring >= m->g.nkrings)
 		return -EINVAL;
 	k = nmk_kring_at(m, kring);
 	if (k->num_slots < 2 || k->num_slots > NMK_MAX_SLOTS || k->dir != dir) {
-		snprintf(err, errlen, "ring %u is not set up", kring);
+		snprintf(ctx->err, ctx->errlen, "ring %u is not set up", kring);
 		return -EIO;
 	}
 	if (!ring_tryget(k))
 		return 1;
 	switch (k->kind) {
 	case NMK_KR_PIPE_TX:
-		ret = pipe_txsync(m, k, wake, arg, err, errlen);
+		ret = pipe_txsync(m, k, ctx);
 		break;
 	case NMK_KR_PIPE_RX:
-		ret = pipe_rxsync(m, k, wake, arg, err, errlen);
+		ret = pipe_rxsync(m, k, ctx);
+		break;
+	case NMK_KR_VALE_TX:
+		ret = nmk_vale_txsync(m, k, ctx);
+		break;
+	case NMK_KR_VALE_RX:
+		ret = nmk_vale_rxsync(m, k, ctx);
 		break;
 	case NMK_KR_NULL:
 		ret = 0;
 		break;
 	default:
-		snprintf(err, errlen, "ring %u has unknown kind %u", kring, k->kind);
+		snprintf(ctx->err, ctx->errlen, "ring %u has unknown kind %u", kring, k->kind);
 		ret = -EIO;
 		break;
 	}
@@ -401,14 +419,12 @@ static int kring_sync(const struct nmk_mem *m, uint32_t kring, int dir, nmk_wake
 	return ret;
 }
 
-int nmk_kring_txsync(const struct nmk_mem *m, uint32_t kring, nmk_wake_fn wake,
-		     void *arg, char *err, size_t errlen)
+int nmk_kring_txsync(const struct nmk_mem *m, uint32_t kring, struct nmk_sync_ctx *ctx)
 {
-	return kring_sync(m, kring, NMK_DIR_TX, wake, arg, err, errlen);
+	return kring_sync(m, kring, NMK_DIR_TX, ctx);
 }
 
-int nmk_kring_rxsync(const struct nmk_mem *m, uint32_t kring, nmk_wake_fn wake,
-		     void *arg, char *err, size_t errlen)
+int nmk_kring_rxsync(const struct nmk_mem *m, uint32_t kring, struct nmk_sync_ctx *ctx)
 {
-	return kring_sync(m, kring, NMK_DIR_RX, wake, arg, err, errlen);
+	return kring_sync(m, kring, NMK_DIR_RX, ctx);
 }

@@ -21,12 +21,29 @@
 typedef void (*nmk_wake_fn)(void *arg, const struct nmk_mem *m,
 			    uint32_t port_index, uint64_t mask);
 
+struct nmk_vale_scratch;
+
+/* What a sync needs from its caller. */
+struct nmk_sync_ctx {
+	nmk_wake_fn wake;               /* how to wake sleepers of other ports */
+	void *wake_arg;
+	struct nmk_vale_scratch *vale;  /* VALE batch space (owned by the caller) */
+	char *err;                      /* where a failure is described */
+	size_t errlen;
+};
+
 /* Sync one ring.  Returns 0, 1 when the ring was busy in another sync
  * (skipped, as netmap skips it), or -EINVAL with a message. */
-int nmk_kring_txsync(const struct nmk_mem *m, uint32_t kring, nmk_wake_fn wake,
-		     void *arg, char *err, size_t errlen);
-int nmk_kring_rxsync(const struct nmk_mem *m, uint32_t kring, nmk_wake_fn wake,
-		     void *arg, char *err, size_t errlen);
+int nmk_kring_txsync(const struct nmk_mem *m, uint32_t kring, struct nmk_sync_ctx *ctx);
+int nmk_kring_rxsync(const struct nmk_mem *m, uint32_t kring, struct nmk_sync_ctx *ctx);
+
+/* Helpers shared by the ring kinds (sync.c). */
+int nmk_sync_prologue(const struct nmk_mem *m, struct nmk_kring *k, struct netmap_ring *ring,
+		      uint32_t *head_out, char *err, size_t errlen);
+void nmk_sync_set_tail(struct netmap_ring *ring, struct nmk_kring *k, uint32_t tail);
+void nmk_sync_wake_armed(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_sync_ctx *ctx);
+void nmk_sync_stamp(struct netmap_ring *ring);
+uint32_t nmk_my_pid(void);
 
 /* Would a sync of this ring now make it ready (cur != new tail)?  Used
  * after arming, to close the race with a producer. */

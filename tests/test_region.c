@@ -122,16 +122,29 @@ static void test_ring_init(void **state)
 	free(mem);
 }
 
-static void test_ctrl_size(void **state)
+static void test_ctrl_geom(void **state)
 {
-	uint64_t k, p;
+	struct nmk_ctrl_geom g = { .nkrings = 512, .nports = 256 };
 
 	(void)state;
-	uint64_t size = nmk_ctrl_size(512, 256, &k, &p);
-	assert_int_equal(k, NMK_PAGE_SIZE);
-	assert_int_equal(p, k + 512 * sizeof(struct nmk_kring));
-	assert_true(size >= p + 256 * sizeof(struct nmk_ctrl_port));
-	assert_int_equal(size % NMK_PAGE_SIZE, 0);
+	assert_int_equal(nmk_ctrl_geom_compute(&g), 0);
+	assert_int_equal(g.kring_off, NMK_PAGE_SIZE);
+	assert_true(g.port_off >= g.kring_off + 512 * sizeof(struct nmk_kring));
+	assert_true(g.lease_off >= g.port_off + 256 * sizeof(struct nmk_ctrl_port));
+	assert_true(g.size >= g.lease_off + 512 * NMK_LEASES * sizeof(struct nmk_lease));
+	assert_int_equal(g.size % NMK_PAGE_SIZE, 0);
+	assert_int_equal(g.port_off % NMK_PAGE_SIZE, 0);
+
+	/* A switch region adds its port table and learning table. */
+	struct nmk_ctrl_geom v = { .nkrings = 512, .nports = 254, .vale_ports = 254,
+				   .learn_entries = 1024 };
+	assert_int_equal(nmk_ctrl_geom_compute(&v), 0);
+	assert_true(v.learn_off > v.vale_off);
+	assert_true(v.size > v.learn_off);
+	assert_int_equal(v.learn_off % NMK_PAGE_SIZE, 0);
+
+	struct nmk_ctrl_geom bad = { .nkrings = 0, .nports = 1 };
+	assert_int_equal(nmk_ctrl_geom_compute(&bad), -EINVAL);
 }
 
 int main(void)
@@ -141,7 +154,7 @@ int main(void)
 		cmocka_unit_test(test_sizes_rounded_to_64),
 		cmocka_unit_test(test_bad_params_named),
 		cmocka_unit_test(test_ring_init),
-		cmocka_unit_test(test_ctrl_size),
+		cmocka_unit_test(test_ctrl_geom),
 	};
 	return cmocka_run_group_tests_name("region", tests, NULL, NULL);
 }

@@ -104,6 +104,54 @@ static void free_extra_bufs(struct region *r, struct netmap_if *nifp)
 	nifp->ni_bufs_head = 0;
 }
 
+/*
+ * Ring `kring` of port p lost its last user.  Nobody alive can be inside a
+ * sync of it (a binding goes only when the last copy of its fd is gone), so
+ * what a killed syncer left half done is ours to settle:
+ * - its sync lock may still name the dead process, or a zombie that
+ *   ring_tryget cannot tell from a live process: free it;
+ * - on a pipe TX ring, the dead sender may have handed over the first
+ *   fragments of a packet (a txsync may stop inside one) and will never
+ *   send the rest; left there, the next sender's first packet would be glued
+ *   to them.  Publish the complete packets it handed over (it may have died
+ *   before publishing them), then give the slots of the incomplete one back
+ *   to the TX ring.  The receiver never saw them: its hwtail stops at the
+ *   last complete packet.
+ */
+static void ring_abandoned(struct port *p, uint32_t kring)
+{
+	const struct nmk_mem *m = &p->r->m;
+	struct nmk_kring *k = nmk_kring_at(m, kring);
+
+	atomic_store(&k->busy, 0);
+	if (k->kind != NMK_KR_PIPE_TX || k->peer >= m->g.nkrings || k->num_slots < 2)
+		return;
+	struct nmk_kring *pk = nmk_kring_at(m, k->peer);
+	uint32_t n = k->num_slots;
+	if (pk->num_slots != n)
+		return;
+	struct netmap_ring *pring = nmk_ring_at(p->r->mem, &p->r->l, pk->ring_index);
+	uint32_t hwcur = atomic_load(&k->hwcur) % n;
+	uint32_t old = atomic_load(&pk->hwtail) % n, last = old, frags = 0;
+
+	/* As the txsync's step 3 scans (chains cut at NETMAP_MAX_FRAGS). */
+	for (uint32_t i = old; i != hwcur; i = i + 1 == n ? 0 : i + 1) {
+		if ((pring->slot[i].flags & NS_MOREFRAG) && ++frags < NETMAP_MAX_FRAGS)
+			continue;
+		if (frags >= NETMAP_MAX_FRAGS)
+			pring->slot[i].flags &= (uint16_t)~NS_MOREFRAG;
+		frags = 0;
+		last = i + 1 == n ? 0 : i + 1;
+	}
+	if (last != old)
+		atomic_store_explicit(&pk->hwtail, last, memory_order_release);
+	if (last != hwcur) {
+		/* The next user's view starts here (nmk_kring_reset_view). */
+		atomic_store_explicit(&k->hwcur, last, memory_order_release);
+		k->rhead = last;
+	}
+}
+
 static void binding_release(struct binding *b)
 {
 	struct port *p = b->port;
@@ -111,12 +159,14 @@ static void binding_release(struct binding *b)
 	uint64_t bit = UINT64_C(1) << b->slot;
 
 	for (uint32_t i = b->first_tx; i < b->last_tx; i++) {
-		p->tx[i].users--;
+		if (--p->tx[i].users == 0)
+			ring_abandoned(p, p->tx[i].kring);
 		if (b->exclusive)
 			p->tx[i].exclusive = false;
 	}
 	for (uint32_t i = b->first_rx; i < b->last_rx; i++) {
-		p->rx[i].users--;
+		if (--p->rx[i].users == 0)
+			ring_abandoned(p, p->rx[i].kring);
 		if (b->exclusive)
 			p->rx[i].exclusive = false;
 	}

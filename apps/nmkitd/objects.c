@@ -65,6 +65,7 @@ static void region_free_all(struct region *r)
 
 struct region *region_create(const char *label, uid_t owner,
 			     const struct nmk_region_params *p, uint32_t nports,
+			     uint32_t vale_ports, uint32_t learn_entries,
 			     char *err, size_t errlen)
 {
 	struct region *r = calloc(1, sizeof(*r));
@@ -86,8 +87,16 @@ struct region *region_create(const char *label, uid_t owner,
 		goto fail;
 	}
 
-	uint64_t kring_off, port_off;
-	r->ctrl_size = nmk_ctrl_size(r->l.p.ring_num, nports, &kring_off, &port_off);
+	struct nmk_ctrl_geom g = {
+		.nkrings = r->l.p.ring_num, .nports = nports,
+		.vale_ports = vale_ports, .learn_entries = learn_entries,
+	};
+	if (nmk_ctrl_geom_compute(&g) < 0) {
+		snprintf(err, errlen, "bad control object geometry (%u rings, %u ports, %u switch ports, %u table entries)",
+			 g.nkrings, nports, vale_ports, learn_entries);
+		goto fail;
+	}
+	r->ctrl_size = g.size;
 	ret = nm_os_shm_create("nmkit-region", r->l.memsize);
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot create a region of %llu bytes: %s",
@@ -113,16 +122,8 @@ struct region *region_create(const char *label, uid_t owner,
 	h->version = NMK_CTRL_VERSION;
 	h->mem_id = r->mem_id;
 	h->layout = r->l;
-	h->nkrings = r->l.p.ring_num;
-	h->nports = nports;
-	h->kring_off = kring_off;
-	h->port_off = port_off;
-	h->size = r->ctrl_size;
-	r->m = (struct nmk_mem){
-		.base = r->mem, .ctrl = r->ctrl, .l = &r->l,
-		.kring_off = kring_off, .port_off = port_off,
-		.nkrings = r->l.p.ring_num, .nports = nports,
-	};
+	h->geom = g;
+	r->m = (struct nmk_mem){ .base = r->mem, .ctrl = r->ctrl, .l = &r->l, .g = g };
 
 	r->if_used = calloc(r->l.p.if_num, 1);
 	r->ring_used = calloc(r->l.p.ring_num, 1);

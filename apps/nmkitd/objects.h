@@ -85,6 +85,7 @@ struct conn {
 /* Regions. */
 struct region *region_create(const char *label, uid_t owner,
 			     const struct nmk_region_params *p, uint32_t nports,
+			     uint32_t vale_ports, uint32_t learn_entries,
 			     char *err, size_t errlen);
 void region_put(struct region *r);           /* drops a ref; frees at 0 */
 struct region *region_find(uint16_t mem_id);

@@ -63,7 +63,7 @@ static struct pipe_parent *parent_create(const char *name, uid_t owner,
 	}
 	snprintf(pp->name, sizeof(pp->name), "%s", name);
 	pp->owner = owner;
-	pp->r = region_create(name, owner, &cfg.pipe_region, cfg.pipe_region_ports,
+	pp->r = region_create(name, owner, &cfg.pipe_region, cfg.pipe_region_ports, 0, 0,
 			      rerr, sizeof(rerr));
 	if (pp->r == NULL) {
 		snprintf(err, errlen, "pipe parent %s: %s", name, rerr);

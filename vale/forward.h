@@ -1,0 +1,37 @@
+/*
+ * forward.h - VALE's data path: forwarding in the sender's txsync, leases
+ * on destination rings, and the receiver's rxsync.
+ */
+#ifndef NMK_VALE_FORWARD_H
+#define NMK_VALE_FORWARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shm.h"
+#include "sync.h"
+
+/* Per-sender scratch space for one batch (allocated by the first txsync
+ * of a port, freed with nmk_vale_scratch_free). */
+struct nmk_vale_scratch;
+void nmk_vale_scratch_free(struct nmk_vale_scratch *s);
+
+/* A lookup function: the destination port of one frame, or
+ * NMK_VALE_BROADCAST / NMK_VALE_DROP.  *dst_ring may be changed (it starts
+ * as the source ring's index and is wrapped to the destination's rings). */
+typedef uint32_t (*nmk_vale_lookup_fn)(const uint8_t *frame, uint32_t len, uint32_t src_port,
+				       uint32_t *dst_ring, void *priv);
+
+/* The syncs, called by sync.c's dispatch with the ring's try-lock held. */
+int nmk_vale_txsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_sync_ctx *ctx);
+int nmk_vale_rxsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_sync_ctx *ctx);
+
+/* Complete leases of dead processes on one RX ring (used by the broker when
+ * a client goes away, and by syncs that find a ring stuck). */
+void nmk_vale_recover_leases(const struct nmk_mem *m, struct nmk_kring *k, int force);
+
+/* Register (fn != NULL) or remove a lookup function for a switch, for the
+ * senders of this process.  Returns 0 or -ENOMEM. */
+int nmk_vale_lookup_register(const char *sw, nmk_vale_lookup_fn fn, void *priv);
+
+#endif /* NMK_VALE_FORWARD_H */
