@@ -36,6 +36,7 @@ enum nmk_msg_type {
 	NMK_MSG_WAKEFD,         /* struct nmk_msg_wakefd -> 1 fd */
 	NMK_MSG_PORT_INFO,      /* struct nmk_msg_port_info -> same, filled */
 	NMK_MSG_LIST,           /* struct nmk_msg_list -> same, filled; -ENOENT at end */
+	NMK_MSG_VALE_STATS,     /* struct nmk_msg_vale_stats (name) -> same, filled */
 	NMK_MSG_TYPE_MAX
 };
 
@@ -85,6 +86,18 @@ struct nmk_msg_list {
 	uint32_t owner_uid;             /* out */
 	uint16_t mem_id;                /* out */
 	uint16_t pad[3];
+};
+
+struct nmk_msg_vale_stats {
+	char name[64];                  /* in: "valeX:Y" */
+	uint32_t port_index;            /* out: index in the switch */
+	uint32_t pad;
+	uint64_t tx_packets, tx_bytes;  /* frames the port sent into the switch */
+	uint64_t rx_packets, rx_bytes;  /* frames delivered to the port */
+	uint64_t forwarded, flooded;    /* copies of its frames delivered */
+	uint64_t drop_full;             /* copies lost: destination ring full */
+	uint64_t drop_invalid;          /* its frames dropped as invalid */
+	uint64_t drop_nodest;           /* its frames with no destination */
 };
 
 /*

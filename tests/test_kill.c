@@ -321,8 +321,8 @@ static int receiver(const char *name, bool survivor, bool fresh_starts)
 				return 1;
 			}
 		}
-		if (rnd(32) == 0)
-			usleep(rnd(3000));
+		if (rnd(8) == 0)
+			usleep(rnd(3000));      /* let the sender fill the ring and sleep */
 	}
 	nmk_port_close(p);
 	return 0;
@@ -454,7 +454,7 @@ static void phase(bool kill_senders)
 		}
 		if (k == KILLS)
 			break;  /* the last victim only proves progress */
-		sleep_us(at_once ? (long)rnd(3000) : (long)rnd(20000));
+		sleep_us(at_once ? (long)rnd(1000) : (long)rnd(20000));
 
 		at_state[atomic_load(&sh->victim_state) % ST_NSTATES]++;
 		assert_int_equal(kill(victim_pid, SIGKILL), 0);

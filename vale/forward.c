@@ -289,6 +289,25 @@ void nmk_vale_recover_leases(const struct nmk_mem *m, struct nmk_kring *k, int f
 	lease_unlock(k);
 }
 
+void nmk_vale_ring_stop(const struct nmk_mem *m, struct nmk_kring *k)
+{
+	(void)m;
+	lease_lock(k);
+	atomic_store_explicit(&k->stopped, 1, memory_order_relaxed);
+	lease_unlock(k);
+}
+
+int nmk_vale_ring_idle(const struct nmk_mem *m, struct nmk_kring *k)
+{
+	int idle;
+
+	lease_lock(k);
+	recover_locked(m, k, true);
+	idle = k->lease_head == k->lease_tail;
+	lease_unlock(k);
+	return idle;
+}
+
 /*
  * Reserve up to `want` slots of RX kring k for a port of generation gen.
  * Returns the number reserved (0: stopped, gone, full) and the start and

@@ -30,6 +30,12 @@ int nmk_vale_rxsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_syn
  * a client goes away, and by syncs that find a ring stuck). */
 void nmk_vale_recover_leases(const struct nmk_mem *m, struct nmk_kring *k, int force);
 
+/* Stop an RX ring (its port is leaving): no new lease is granted.  Then
+ * nmk_vale_ring_idle tells when the leases granted before are done
+ * (completing those of dead processes). */
+void nmk_vale_ring_stop(const struct nmk_mem *m, struct nmk_kring *k);
+int nmk_vale_ring_idle(const struct nmk_mem *m, struct nmk_kring *k);
+
 /* Register (fn != NULL) or remove a lookup function for a switch, for the
  * senders of this process.  Returns 0 or -ENOMEM. */
 int nmk_vale_lookup_register(const char *sw, nmk_vale_lookup_fn fn, void *priv);

@@ -18,6 +18,7 @@
 
 #include "broker.h"
 #include "sync.h"
+#include "vale.h"
 
 static struct conn *conns;
 static unsigned nconns;
@@ -152,6 +153,15 @@ static void ring_abandoned(struct port *p, uint32_t kring)
 	}
 }
 
+/* A port's last registration went away. */
+static void port_idle(struct port *p)
+{
+	if (p->kind == PORT_PIPE)
+		pipe_port_idle(p);
+	else
+		vale_port_idle(p);
+}
+
 static void binding_release(struct binding *b)
 {
 	struct port *p = b->port;
@@ -189,9 +199,11 @@ static void binding_release(struct binding *b)
 	if (p->kind == PORT_PIPE) {
 		port_wake_all(p);
 		port_wake_all(pipe_peer(p));
+	} else {
+		vale_client_died(p);
 	}
 	if (p->nbindings == 0)
-		pipe_port_idle(p);
+		port_idle(p);
 }
 
 void conn_drop_all(void)
@@ -257,8 +269,8 @@ static int select_rings(const struct port *p, const struct nmreq_register *req,
 		b->last_rx = b->first_rx + 1;
 		break;
 	default:
-		snprintf(err, errlen, "%s: pipes accept only the ALL_NIC and ONE_NIC modes (got %u)",
-			 p->name, req->nr_mode);
+		snprintf(err, errlen, "%s: %s accept only the ALL_NIC and ONE_NIC modes (got %u)",
+			 p->name, p->kind == PORT_PIPE ? "pipes" : "VALE ports", req->nr_mode);
 		return -EINVAL;
 	}
 	if (req->nr_flags & NR_TX_RINGS_ONLY)
@@ -403,11 +415,8 @@ static struct port *port_lookup(const char *name, const struct nmreq_register *r
 	}
 	if (strpbrk(name, "{}"))
 		return pipe_port_get(name, req, cred, err, errlen, status);
-	if (strncmp(name, "val", 3) == 0) {
-		snprintf(err, errlen, "%s: VALE switches are not available in this version", name);
-		*status = -EOPNOTSUPP;
-		return NULL;
-	}
+	if (strncmp(name, "val", 3) == 0)
+		return vale_port_get(name, req, cred, err, errlen, status);
 	snprintf(err, errlen, "%s: no such port (no NIC driver is available)", name);
 	*status = -ENXIO;
 	return NULL;
@@ -506,8 +515,8 @@ static void do_register(struct conn *c, uint32_t seq, const void *body, uint32_t
 	return;
 fail:
 	nmk_msg_send_error(c->fd, NMK_MSG_REGISTER, seq, status, "%s", err);
-	if (p->kind == PORT_PIPE && p->nbindings == 0)
-		pipe_port_idle(p);
+	if (p->nbindings == 0)
+		port_idle(p);
 }
 
 /* ---- other requests ----------------------------------------------------- */
@@ -579,8 +588,8 @@ static void do_port_info(struct conn *c, uint32_t seq, const void *body, uint32_
 	pi.info.nr_rx_rings = (uint16_t)p->nrx;
 	pi.info.nr_mem_id = p->r->mem_id;
 	nmk_msg_send(c->fd, NMK_MSG_PORT_INFO, seq, 0, &pi, sizeof(pi), NULL, 0);
-	if (p->kind == PORT_PIPE && p->nbindings == 0)
-		pipe_port_idle(p);
+	if (p->nbindings == 0)
+		port_idle(p);
 }
 
 static void do_list(struct conn *c, uint32_t seq, const void *body, uint32_t len)
@@ -608,6 +617,26 @@ static void do_list(struct conn *c, uint32_t seq, const void *body, uint32_t len
 	l.owner_uid = (uint32_t)p->owner;
 	l.mem_id = p->r->mem_id;
 	nmk_msg_send(c->fd, NMK_MSG_LIST, seq, 0, &l, sizeof(l), NULL, 0);
+}
+
+static void do_vale_stats(struct conn *c, uint32_t seq, const void *body, uint32_t len)
+{
+	struct nmk_msg_vale_stats st;
+
+	if (len != sizeof(st)) {
+		nmk_msg_send_error(c->fd, NMK_MSG_VALE_STATS, seq, -EINVAL, "vale stats: bad body size");
+		return;
+	}
+	memcpy(&st, body, sizeof(st));
+	st.name[sizeof(st.name) - 1] = '\0';
+	struct port *p = port_find(st.name);
+	if (p == NULL || p->kind != PORT_VALE) {
+		nmk_msg_send_error(c->fd, NMK_MSG_VALE_STATS, seq, -ENOENT,
+				   "%s: no such VALE port", st.name);
+		return;
+	}
+	vale_stats(p, &st);
+	nmk_msg_send(c->fd, NMK_MSG_VALE_STATS, seq, 0, &st, sizeof(st), NULL, 0);
 }
 
 bool conn_handle(struct conn *c)
@@ -656,6 +685,9 @@ bool conn_handle(struct conn *c)
 		break;
 	case NMK_MSG_LIST:
 		do_list(c, h.seq, body, h.len);
+		break;
+	case NMK_MSG_VALE_STATS:
+		do_vale_stats(c, h.seq, body, h.len);
 		break;
 	default:
 		nmk_msg_send_error(c->fd, h.type, h.seq, -EOPNOTSUPP,

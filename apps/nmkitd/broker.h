@@ -19,6 +19,11 @@ struct broker_config {
 	struct nmk_region_params pipe_region;
 	uint32_t pipe_region_ports;
 	unsigned max_pipes;             /* per parent (netmap: 64) */
+	unsigned vale_switches;         /* netmap: 8 */
+	unsigned vale_ports;            /* per switch; netmap: 254 */
+	unsigned vale_table;            /* learning table entries; netmap: 1024 */
+	unsigned vale_age;              /* learning table max age, seconds */
+	struct nmk_region_params vale_region;   /* zero counts: derived from vale_ports */
 };
 
 extern struct broker_config cfg;
@@ -44,8 +49,6 @@ struct port *pipe_port_get(const char *name, const struct nmreq_register *req,
 			   int *status);
 void pipe_port_idle(struct port *p);     /* its last binding went away */
 struct port *pipe_peer(struct port *p);  /* the other end */
-struct port *port_first(void);           /* for LIST: every port */
-struct port *port_next(struct port *p);
 
 /* Wake every binding armed on the krings of port p. */
 void port_wake_all(struct port *p);

@@ -30,6 +30,7 @@
 
 #include "broker.h"
 #include "client.h"
+#include "vale.h"
 
 struct broker_config cfg = {
 	.pipe_region = {
@@ -39,6 +40,15 @@ struct broker_config cfg = {
 	},
 	.pipe_region_ports = 256,
 	.max_pipes = 64,
+	.vale_switches = 8,
+	.vale_ports = 254,
+	.vale_table = 1024,
+	.vale_age = 300,
+	.vale_region = {
+		.if_size = 1024,
+		.ring_size = 256 + 16 * NMK_MAX_SLOTS,
+		.buf_size = 2048,
+	},
 };
 uint64_t broker_id;
 
@@ -78,6 +88,12 @@ static void usage(FILE *f)
 		   "  --pipe-buffers N   buffers in the region of each pipe parent (default 163840)\n"
 		   "  --pipe-rings N     rings in the region of each pipe parent (default 512)\n"
 		   "  --max-pipes N      pipes per parent (default 64, as netmap)\n"
+		   "  --vale-switches N  VALE switches (default 8, as netmap)\n"
+		   "  --vale-ports N     ports per switch (default 254, as netmap)\n"
+		   "  --vale-table N     learning table entries, a power of two (default 1024)\n"
+		   "  --vale-age SECS    learning table entry lifetime (default 300, 0 = forever)\n"
+		   "  --vale-buffers N   buffers per switch region (default 2048 per port)\n"
+		   "  --vale-rings N     rings per switch region (default 2 per port + 64)\n"
 		   "The runtime directory is $NMKIT_RUNDIR, else /run/nmkit for root,\n"
 		   "else $XDG_RUNTIME_DIR/nmkit.\n");
 }
@@ -196,7 +212,8 @@ static void serve(int lfd)
 			pfds[i] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
 			owners[i] = c;
 		}
-		int timeout = cfg.idle_exit ? 1000 : -1;
+		bool reaping = vale_reap();
+		int timeout = reaping ? 10 : cfg.idle_exit ? 1000 : -1;
 		int r = poll(pfds, i, timeout);
 		if (r < 0 && errno != EINTR) {
 			blog(LOG_ERR, "poll: %s", strerror(errno));
@@ -248,6 +265,12 @@ int main(int argc, char **argv)
 		{ "pipe-buffers", required_argument, NULL, 'P' },
 		{ "pipe-rings", required_argument, NULL, 'R' },
 		{ "max-pipes", required_argument, NULL, 'M' },
+		{ "vale-switches", required_argument, NULL, 'S' },
+		{ "vale-ports", required_argument, NULL, 'N' },
+		{ "vale-table", required_argument, NULL, 'T' },
+		{ "vale-age", required_argument, NULL, 'G' },
+		{ "vale-buffers", required_argument, NULL, 'U' },
+		{ "vale-rings", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool autostart = false;
@@ -281,6 +304,35 @@ int main(int argc, char **argv)
 			break;
 		case 'M':
 			if (parse_uint("--max-pipes", optarg, 1, 4096, &cfg.max_pipes) < 0)
+				return 2;
+			break;
+		case 'S':
+			if (parse_uint("--vale-switches", optarg, 1, 4096, &cfg.vale_switches) < 0)
+				return 2;
+			break;
+		case 'N':
+			if (parse_uint("--vale-ports", optarg, 2, 4096, &cfg.vale_ports) < 0)
+				return 2;
+			break;
+		case 'T':
+			if (parse_uint("--vale-table", optarg, 64, 1u << 20, &cfg.vale_table) < 0)
+				return 2;
+			if (cfg.vale_table & (cfg.vale_table - 1)) {
+				fprintf(stderr, "nmkitd: --vale-table: %u is not a power of two\n",
+					cfg.vale_table);
+				return 2;
+			}
+			break;
+		case 'G':
+			if (parse_uint("--vale-age", optarg, 0, 1u << 30, &cfg.vale_age) < 0)
+				return 2;
+			break;
+		case 'U':
+			if (parse_uint("--vale-buffers", optarg, 4, 1u << 26, &cfg.vale_region.buf_num) < 0)
+				return 2;
+			break;
+		case 'K':
+			if (parse_uint("--vale-rings", optarg, 2, 1u << 20, &cfg.vale_region.ring_num) < 0)
 				return 2;
 			break;
 		case 'A':

@@ -247,3 +247,75 @@ void region_free_buf(struct region *r, uint32_t idx)
 	r->buf_map[idx / 64] &= ~(UINT64_C(1) << (idx % 64));
 	r->bufs_free++;
 }
+
+/* ---- ports ---------------------------------------------------------------- */
+
+static struct port *all_ports;
+
+void port_link(struct port *p)
+{
+	p->next = all_ports;
+	all_ports = p;
+}
+
+void port_unlink(struct port *p)
+{
+	for (struct port **q = &all_ports; *q; q = &(*q)->next) {
+		if (*q == p) {
+			*q = p->next;
+			return;
+		}
+	}
+}
+
+struct port *port_first(void)
+{
+	return all_ports;
+}
+
+struct port *port_next(struct port *p)
+{
+	return p->next;
+}
+
+struct port *port_find(const char *name)
+{
+	for (struct port *p = all_ports; p; p = p->next)
+		if (strcmp(p->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+/* Free a port's rings, the buffers they hold and its control entry. */
+void port_destroy(struct port *p)
+{
+	struct region *r = p->r;
+	struct ring_use *sets[2] = { p->tx, p->rx };
+	uint32_t counts[2] = { p->ntx, p->nrx };
+	uint32_t slots[2] = { p->tx_slots, p->rx_slots };
+
+	for (int d = 0; d < 2; d++) {
+		for (uint32_t i = 0; sets[d] && i < counts[d]; i++) {
+			uint32_t k = sets[d][i].kring;
+			if (k == NMK_NONE)
+				continue;
+			struct netmap_ring *ring = nmk_ring_at(r->mem, &r->l, k);
+			struct nmk_kring *kr = nmk_kring_at(&r->m, k);
+			/* Clients may have swapped buffers around: free what
+			 * the slots hold now; region_free_buf ignores indices
+			 * that are invalid or already free.  A ring whose set-up
+			 * failed has num_slots 0 in its kring. */
+			uint32_t n = kr->num_slots < slots[d] ? kr->num_slots : slots[d];
+			for (uint32_t s = 0; s < n; s++)
+				region_free_buf(r, ring->slot[s].buf_idx);
+			region_free_ring(r, k);
+		}
+	}
+	if (p->port_index != NMK_NONE)
+		region_free_port(r, p->port_index);
+	port_unlink(p);
+	free(p->tx);
+	free(p->rx);
+	free(p);
+}
+

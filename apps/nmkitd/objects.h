@@ -38,7 +38,7 @@ struct region {
 	unsigned refs;                  /* ports living in it */
 };
 
-enum port_kind { PORT_PIPE = 1 };
+enum port_kind { PORT_PIPE = 1, PORT_VALE };
 
 struct ring_use {
 	uint32_t kring;                 /* kring = ring object index */
@@ -57,7 +57,9 @@ struct port {
 	struct ring_use *tx, *rx;
 	unsigned nbindings;
 	struct binding *bindings;       /* list */
-	void *owner_obj;                /* the pipe pair, for PORT_PIPE */
+	void *owner_obj;                /* the pipe pair, or the switch */
+	uint32_t vport;                 /* PORT_VALE: slot in the switch */
+	bool persistent;                /* PORT_VALE: created by NEWIF */
 	int end;                        /* 0 master '{', 1 slave '}' */
 };
 
@@ -100,6 +102,15 @@ int region_alloc_bufs(struct region *r, uint32_t *out, uint32_t n);
 /* Free a buffer that a client may have handed back: ignored unless it is a
  * valid, allocated, non-reserved index. */
 void region_free_buf(struct region *r, uint32_t idx);
+
+/* Every port, for LIST and lookups by name. */
+void port_link(struct port *p);
+void port_unlink(struct port *p);
+struct port *port_first(void);
+struct port *port_next(struct port *p);
+struct port *port_find(const char *name);
+/* Free a port's rings, the buffers they hold, its control entry, and it. */
+void port_destroy(struct port *p);
 
 /* Broker-wide ids. */
 uint64_t next_binding_id(void);

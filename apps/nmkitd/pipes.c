@@ -22,6 +22,7 @@
 
 #include "broker.h"
 #include "sync.h"
+#include "vale.h"
 
 struct pipe_pair;
 
@@ -87,38 +88,6 @@ static void parent_destroy(struct pipe_parent *pp)
 	free(pp);
 }
 
-/* Free a port's rings, the buffers they hold and its control entry. */
-static void port_free(struct port *p)
-{
-	struct region *r = p->r;
-	struct ring_use *sets[2] = { p->tx, p->rx };
-	uint32_t counts[2] = { p->ntx, p->nrx };
-	uint32_t slots[2] = { p->tx_slots, p->rx_slots };
-
-	for (int d = 0; d < 2; d++) {
-		for (uint32_t i = 0; sets[d] && i < counts[d]; i++) {
-			uint32_t k = sets[d][i].kring;
-			if (k == NMK_NONE)
-				continue;
-			struct netmap_ring *ring = nmk_ring_at(r->mem, &r->l, k);
-			struct nmk_kring *kr = nmk_kring_at(&r->m, k);
-			/* Clients may have swapped buffers around: free what
-			 * the slots hold now; region_free_buf ignores indices
-			 * that are invalid or already free.  A ring whose set-up
-			 * failed has num_slots 0 in its kring. */
-			uint32_t n = kr->num_slots < slots[d] ? kr->num_slots : slots[d];
-			for (uint32_t s = 0; s < n; s++)
-				region_free_buf(r, ring->slot[s].buf_idx);
-			region_free_ring(r, k);
-		}
-	}
-	if (p->port_index != NMK_NONE)
-		region_free_port(r, p->port_index);
-	free(p->tx);
-	free(p->rx);
-	free(p);
-}
-
 static struct port *port_alloc(struct pipe_pair *pair, int end, uint32_t ntx,
 			       uint32_t nrx, uint32_t tx_slots, uint32_t rx_slots)
 {
@@ -150,6 +119,7 @@ static struct port *port_alloc(struct pipe_pair *pair, int end, uint32_t ntx,
 		p->tx[i].kring = NMK_NONE;
 	for (uint32_t i = 0; i < nrx; i++)
 		p->rx[i].kring = NMK_NONE;
+	port_link(p);
 	return p;
 }
 
@@ -206,7 +176,7 @@ static void pair_destroy(struct pipe_pair *pair)
 
 	for (int e = 0; e < 2; e++)
 		if (pair->end[e])
-			port_free(pair->end[e]);
+			port_destroy(pair->end[e]);
 	for (struct pipe_pair **q = &pp->pairs; *q; q = &(*q)->next) {
 		if (*q == pair) {
 			*q = pair->next;
@@ -355,31 +325,9 @@ struct port *pipe_peer(struct port *p)
 	return pair->end[1 - p->end];
 }
 
-/* Iteration over every port, for LIST. */
-struct port *port_first(void)
-{
-	for (struct pipe_parent *pp = parents; pp; pp = pp->next)
-		if (pp->pairs)
-			return pp->pairs->end[0];
-	return NULL;
-}
-
-struct port *port_next(struct port *p)
-{
-	struct pipe_pair *pair = p->owner_obj;
-
-	if (p->end == 0)
-		return pair->end[1];
-	if (pair->next)
-		return pair->next->end[0];
-	for (struct pipe_parent *pp = pair->parent->next; pp; pp = pp->next)
-		if (pp->pairs)
-			return pp->pairs->end[0];
-	return NULL;
-}
-
 bool broker_has_objects(void)
 {
-	/* Pipes live only while registered; persistent objects come with VALE. */
-	return false;
+	/* Pipes live only while registered; switches only while they have
+	 * ports, which live only while registered (or persistent). */
+	return vale_switch_count() > 0;
 }

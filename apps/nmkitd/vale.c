@@ -1,0 +1,512 @@
+/*
+ * vale.c - VALE switches and their ports, as the broker manages them.
+ *
+ * Opening "valeX:Y" creates switch valeX and its port Y when absent
+ * (reference §4.2-4.3).  All ports of a switch live in the switch's region,
+ * so a sender can write into any destination ring.  An ephemeral port goes
+ * away with its last registration, a switch with its last port.
+ *
+ * Removing a port is done in two steps: its RX rings are stopped (no new
+ * lease), and the port is freed only once the leases granted before have
+ * completed (those of dead senders are completed for them), so no sender
+ * ever writes into memory that has been given to another port.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "broker.h"
+#include "forward.h"
+#include "learn.h"
+#include "sync.h"
+#include "vale.h"
+#include "vale_shm.h"
+
+struct vswitch {
+	struct vswitch *next;
+	char name[NMK_VALE_NAME_MAX];
+	struct region *r;
+	uid_t owner;
+	uint32_t max_ports;
+	struct port **slots;            /* by switch port index */
+	uint32_t *gens;
+	unsigned nports;                /* slots in use (active or stopping) */
+};
+
+static struct vswitch *switches;
+static unsigned nswitches;
+
+/* Ports stopped and waiting for their leases to drain. */
+struct pending {
+	struct pending *next;
+	struct port *p;
+};
+static struct pending *pendings;
+
+static bool ident_ok(const char *s, size_t len)
+{
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_'))
+			return false;
+	}
+	return true;
+}
+
+int vale_name_split(const char *name, char *sw, size_t swlen, const char **port,
+		    char *err, size_t errlen)
+{
+	const char *colon = strchr(name, ':');
+
+	/* netmap: the switch name is everything before the first ':', made of
+	 * [A-Za-z0-9_] (after "vale"), at most 15 characters; the port part at
+	 * most 15 characters (reference §3.4). */
+	if (colon == NULL) {
+		snprintf(err, errlen, "%s: a VALE port name is valeX:Y", name);
+		return -EINVAL;
+	}
+	size_t blen = (size_t)(colon - name);
+	if (blen >= NMK_VALE_NAME_MAX || blen >= swlen) {
+		snprintf(err, errlen, "%s: switch name longer than %u characters", name,
+			 NMK_VALE_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	if (strncmp(name, "vale", 4) != 0 || (blen > 4 && !ident_ok(name + 4, blen - 4))) {
+		snprintf(err, errlen, "%s: switch name must be vale followed by [A-Za-z0-9_]", name);
+		return -EINVAL;
+	}
+	size_t plen = strlen(colon + 1);
+	if (plen >= NMK_VALE_NAME_MAX) {
+		snprintf(err, errlen, "%s: port name longer than %u characters", name,
+			 NMK_VALE_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	if (!ident_ok(colon + 1, plen)) {
+		snprintf(err, errlen, "%s: port name must be one or more of [A-Za-z0-9_]", name);
+		return -EINVAL;
+	}
+	memcpy(sw, name, blen);
+	sw[blen] = '\0';
+	*port = colon + 1;
+	return 0;
+}
+
+static struct nmk_vale_port *vport_at(struct region *r, uint32_t i)
+{
+	return (struct nmk_vale_port *)((char *)r->ctrl + r->m.g.vale_off +
+					sizeof(struct nmk_vale_hdr)) + i;
+}
+
+static struct nmk_vale_hdr *vhdr(struct region *r)
+{
+	return (struct nmk_vale_hdr *)((char *)r->ctrl + r->m.g.vale_off);
+}
+
+static struct nmk_learn_table *vtable(struct region *r)
+{
+	return (struct nmk_learn_table *)((char *)r->ctrl + r->m.g.learn_off);
+}
+
+struct vswitch *vale_find(const char *name)
+{
+	for (struct vswitch *s = switches; s; s = s->next)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+static struct vswitch *switch_create(const char *name, uid_t owner, char *err, size_t errlen,
+				     int *status)
+{
+	struct vswitch *s;
+	char rerr[200];
+
+	if (nswitches >= cfg.vale_switches) {
+		snprintf(err, errlen, "%s: VALE switch limit reached: %u switches (nmkitd --vale-switches)",
+			 name, cfg.vale_switches);
+		*status = -ENOMEM;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		goto oom;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->owner = owner;
+	s->max_ports = cfg.vale_ports;
+	s->slots = calloc(s->max_ports, sizeof(*s->slots));
+	s->gens = calloc(s->max_ports, sizeof(*s->gens));
+	if (!s->slots || !s->gens)
+		goto oom;
+
+	/* Room for every port with netmap's default shape (one ring of 1024
+	 * slots each way) and some slack; sparse, so only what is used costs
+	 * memory. */
+	struct nmk_region_params rp = cfg.vale_region;
+	if (rp.ring_num == 0)
+		rp.ring_num = 2 * s->max_ports + 64;
+	if (rp.buf_num == 0)
+		rp.buf_num = 2 * 1024 * s->max_ports + 8192;
+	if (rp.if_num == 0)
+		rp.if_num = 2 * s->max_ports + 64;
+	s->r = region_create(name, owner, &rp, s->max_ports, s->max_ports, cfg.vale_table,
+			     rerr, sizeof(rerr));
+	if (s->r == NULL) {
+		snprintf(err, errlen, "%s: %s", name, rerr);
+		free(s->slots);
+		free(s->gens);
+		free(s);
+		*status = -ENOMEM;
+		return NULL;
+	}
+	struct nmk_vale_hdr *h = vhdr(s->r);
+	memcpy(h->name, s->name, sizeof(h->name));
+	h->max_ports = s->max_ports;
+	atomic_store(&h->learn_age_s, cfg.vale_age);
+	nmk_learn_table_init(vtable(s->r), cfg.vale_table, cfg.vale_age);
+	nmk_learn_set_nports(vtable(s->r), s->max_ports);
+	s->next = switches;
+	switches = s;
+	nswitches++;
+	if (cfg.verbose)
+		blog(LOG_INFO, "created switch %s (mem %u, %u ports, %u table entries)", name,
+		     s->r->mem_id, s->max_ports, cfg.vale_table);
+	return s;
+oom:
+	if (s) {
+		free(s->slots);
+		free(s->gens);
+		free(s);
+	}
+	snprintf(err, errlen, "out of memory");
+	*status = -ENOMEM;
+	return NULL;
+}
+
+static void switch_destroy(struct vswitch *s)
+{
+	for (struct vswitch **q = &switches; *q; q = &(*q)->next) {
+		if (*q == s) {
+			*q = s->next;
+			break;
+		}
+	}
+	nswitches--;
+	if (cfg.verbose)
+		blog(LOG_INFO, "destroyed switch %s", s->name);
+	region_put(s->r);
+	free(s->slots);
+	free(s->gens);
+	free(s);
+}
+
+static int ring_create(struct region *r, struct port *p, bool tx, uint32_t i, uint32_t slots,
+		       uint32_t gen, char *err, size_t errlen)
+{
+	uint32_t k, *bufs;
+
+	if (region_alloc_ring(r, &k) < 0) {
+		snprintf(err, errlen, "%s: switch region is full: ring pool of %u rings exhausted (nmkitd --vale-rings)",
+			 p->name, r->l.p.ring_num);
+		return -ENOMEM;
+	}
+	(tx ? p->tx : p->rx)[i].kring = k;
+	bufs = malloc(sizeof(uint32_t) * slots);
+	if (bufs == NULL || region_alloc_bufs(r, bufs, slots) < 0) {
+		free(bufs);
+		snprintf(err, errlen, "%s: switch region is full: %u buffers wanted, %u free (nmkitd --vale-buffers)",
+			 p->name, slots, r->bufs_free);
+		return -ENOMEM;
+	}
+	/* VALE copies into the receiver's own buffers: both directions own
+	 * a buffer per slot. */
+	nmk_ring_init(nmk_ring_at(r->mem, &r->l, k), &r->l, k, slots, (uint16_t)i,
+		      tx ? NMK_DIR_TX : NMK_DIR_RX, bufs);
+	free(bufs);
+	struct nmk_kring *kr = nmk_kring_at(&r->m, k);
+	memset(kr, 0, sizeof(*kr));
+	kr->ring_index = k;
+	kr->num_slots = slots;
+	kr->kind = tx ? NMK_KR_VALE_TX : NMK_KR_VALE_RX;
+	kr->port = p->port_index;
+	kr->peer = NMK_NONE;
+	kr->dir = tx ? NMK_DIR_TX : NMK_DIR_RX;
+	kr->ring_id = (uint16_t)i;
+	kr->vport = p->vport;
+	kr->gen = gen;
+	kr->rtail = tx ? slots - 1 : 0;
+	return 0;
+}
+
+static uint32_t clamp_rings(uint32_t v)
+{
+	return v == 0 ? 1 : v;
+}
+
+/* Create port `name` in switch s (its slot, rings and table entry). */
+static struct port *port_create(struct vswitch *s, const char *name,
+				const struct nmreq_register *req, char *err, size_t errlen,
+				int *status)
+{
+	uint32_t ntx = clamp_rings(req->nr_tx_rings), nrx = clamp_rings(req->nr_rx_rings);
+	uint32_t txs = req->nr_tx_slots ? req->nr_tx_slots : 1024;
+	uint32_t rxs = req->nr_rx_slots ? req->nr_rx_slots : 1024;
+	uint32_t slot;
+
+	*status = -EINVAL;
+	if (ntx > NMK_VALE_MAXRINGS || nrx > NMK_VALE_MAXRINGS) {
+		snprintf(err, errlen, "%s: at most %u rings per direction (asked %u tx, %u rx)", name,
+			 NMK_VALE_MAXRINGS, ntx, nrx);
+		return NULL;
+	}
+	if (txs < 2 || rxs < 2 || txs > NMK_MAX_SLOTS || rxs > NMK_MAX_SLOTS) {
+		snprintf(err, errlen, "%s: slots must be in [2, %u] (asked %u tx, %u rx)", name,
+			 NMK_MAX_SLOTS, txs, rxs);
+		return NULL;
+	}
+	for (slot = 0; slot < s->max_ports; slot++)
+		if (s->slots[slot] == NULL)
+			break;
+	if (slot == s->max_ports) {
+		snprintf(err, errlen, "%s: switch %s is full: %u ports (nmkitd --vale-ports)", name,
+			 s->name, s->max_ports);
+		*status = -ENOMEM;
+		return NULL;
+	}
+	struct port *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		goto oom;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->kind = PORT_VALE;
+	p->r = s->r;
+	p->owner = s->owner;
+	p->owner_obj = s;
+	p->vport = slot;
+	p->port_index = NMK_NONE;
+	p->ntx = ntx, p->nrx = nrx, p->tx_slots = txs, p->rx_slots = rxs;
+	p->tx = calloc(ntx, sizeof(*p->tx));
+	p->rx = calloc(nrx, sizeof(*p->rx));
+	if (!p->tx || !p->rx) {
+		free(p->tx);
+		free(p->rx);
+		free(p);
+		goto oom;
+	}
+	for (uint32_t i = 0; i < ntx; i++)
+		p->tx[i].kring = NMK_NONE;
+	for (uint32_t i = 0; i < nrx; i++)
+		p->rx[i].kring = NMK_NONE;
+	port_link(p);
+	*status = -ENOMEM;
+	if (region_alloc_port(s->r, &p->port_index) < 0) {
+		snprintf(err, errlen, "%s: switch region has no free port entry", name);
+		port_destroy(p);
+		return NULL;
+	}
+	uint32_t gen = ++s->gens[slot];
+	for (uint32_t i = 0; i < ntx; i++)
+		if ((*status = ring_create(s->r, p, true, i, txs, gen, err, errlen)) < 0)
+			goto fail;
+	for (uint32_t i = 0; i < nrx; i++)
+		if ((*status = ring_create(s->r, p, false, i, rxs, gen, err, errlen)) < 0)
+			goto fail;
+
+	struct nmk_vale_port *vp = vport_at(s->r, slot);
+	memset(vp, 0, sizeof(*vp));
+	vp->gen = gen;
+	vp->ctrl_port = p->port_index;
+	vp->nrx = nrx;
+	vp->ntx = ntx;
+	for (uint32_t i = 0; i < nrx; i++)
+		vp->rx_kring[i] = p->rx[i].kring;
+	atomic_store_explicit(&vp->state, NMK_VPORT_ACTIVE, memory_order_release);
+	struct nmk_vale_hdr *h = vhdr(s->r);
+	atomic_fetch_add(&h->nactive, 1);
+	if (atomic_load(&h->max_active) < slot + 1)
+		atomic_store(&h->max_active, slot + 1);
+	s->slots[slot] = p;
+	s->nports++;
+	*status = 0;
+	if (cfg.verbose)
+		blog(LOG_INFO, "created port %s (switch index %u)", name, slot);
+	return p;
+fail:
+	port_destroy(p);
+	return NULL;
+oom:
+	snprintf(err, errlen, "out of memory");
+	*status = -ENOMEM;
+	return NULL;
+}
+
+struct port *vale_port_get(const char *name, const struct nmreq_register *req,
+			   const struct nm_os_cred *cred, char *err, size_t errlen, int *status)
+{
+	char swname[NMK_VALE_NAME_MAX];
+	const char *pname;
+
+	*status = vale_name_split(name, swname, sizeof(swname), &pname, err, errlen);
+	if (*status < 0)
+		return NULL;
+	if (req->nr_mode != NR_REG_DEFAULT && req->nr_mode != NR_REG_ALL_NIC &&
+	    req->nr_mode != NR_REG_ONE_NIC) {
+		snprintf(err, errlen, "%s: VALE ports accept only the ALL_NIC and ONE_NIC modes (got %u)",
+			 name, req->nr_mode);
+		*status = -EINVAL;
+		return NULL;
+	}
+	struct vswitch *s = vale_find(swname);
+	if (s && s->owner != cred->uid && cred->uid != 0) {
+		snprintf(err, errlen, "%s: switch %s belongs to uid %u, not to uid %u", name, swname,
+			 (unsigned)s->owner, (unsigned)cred->uid);
+		*status = -EACCES;
+		return NULL;
+	}
+	if (s && req->nr_mem_id && req->nr_mem_id != s->r->mem_id) {
+		snprintf(err, errlen, "%s: memory region %u is not the region of switch %s (%u)",
+			 name, req->nr_mem_id, swname, s->r->mem_id);
+		*status = -EINVAL;
+		return NULL;
+	}
+	if (s) {
+		for (uint32_t i = 0; i < s->max_ports; i++) {
+			struct port *p = s->slots[i];
+			if (p && strcmp(p->name, name) == 0) {
+				if (atomic_load(&vport_at(s->r, i)->state) != NMK_VPORT_ACTIVE) {
+					snprintf(err, errlen, "%s: the port is being removed; try again", name);
+					*status = -EBUSY;
+					return NULL;
+				}
+				return p;
+			}
+		}
+	}
+	bool created = s == NULL;
+	if (s == NULL) {
+		if (req->nr_mem_id) {
+			snprintf(err, errlen, "%s: memory region %u cannot be given to a new switch",
+				 name, req->nr_mem_id);
+			*status = -EINVAL;
+			return NULL;
+		}
+		s = switch_create(swname, cred->uid, err, errlen, status);
+		if (s == NULL)
+			return NULL;
+	}
+	struct port *p = port_create(s, name, req, err, errlen, status);
+	if (p == NULL && created && s->nports == 0)
+		switch_destroy(s);
+	return p;
+}
+
+/* Free a stopped port whose leases are done; its switch if it was the last. */
+static bool try_free(struct port *p)
+{
+	struct vswitch *s = p->owner_obj;
+
+	for (uint32_t i = 0; i < p->nrx; i++) {
+		if (p->rx[i].kring == NMK_NONE)
+			continue;
+		if (!nmk_vale_ring_idle(&s->r->m, nmk_kring_at(&s->r->m, p->rx[i].kring)))
+			return false;
+	}
+	struct nmk_vale_port *vp = vport_at(s->r, p->vport);
+	atomic_store_explicit(&vp->state, NMK_VPORT_FREE, memory_order_release);
+	s->slots[p->vport] = NULL;
+	s->nports--;
+	if (cfg.verbose)
+		blog(LOG_INFO, "removed port %s", p->name);
+	port_destroy(p);
+	if (s->nports == 0)
+		switch_destroy(s);
+	return true;
+}
+
+void vale_port_remove(struct port *p)
+{
+	struct vswitch *s = p->owner_obj;
+	struct nmk_vale_port *vp = vport_at(s->r, p->vport);
+
+	/* Senders that already looked the port up see the stop under the
+	 * lease lock; new ones see STOPPING. */
+	atomic_store_explicit(&vp->state, NMK_VPORT_STOPPING, memory_order_release);
+	atomic_fetch_sub(&vhdr(s->r)->nactive, 1);
+	for (uint32_t i = 0; i < p->nrx; i++)
+		if (p->rx[i].kring != NMK_NONE)
+			nmk_vale_ring_stop(&s->r->m, nmk_kring_at(&s->r->m, p->rx[i].kring));
+	nmk_learn_forget_port(vtable(s->r), p->vport);
+	if (try_free(p))
+		return;
+	struct pending *pe = malloc(sizeof(*pe));
+	if (pe == NULL)
+		return;         /* leaked until the switch goes: safe, never reused */
+	pe->p = p;
+	pe->next = pendings;
+	pendings = pe;
+}
+
+void vale_port_idle(struct port *p)
+{
+	if (!p->persistent)
+		vale_port_remove(p);
+}
+
+bool vale_reap(void)
+{
+	for (struct pending **q = &pendings; *q;) {
+		struct pending *pe = *q;
+		if (try_free(pe->p)) {
+			*q = pe->next;
+			free(pe);
+		} else {
+			q = &pe->next;
+		}
+	}
+	return pendings != NULL;
+}
+
+void vale_client_died(struct port *p)
+{
+	/* Complete at once the leases a dead sender left on this switch. */
+	struct vswitch *s = p->owner_obj;
+
+	for (uint32_t i = 0; i < s->max_ports; i++) {
+		struct port *q = s->slots[i];
+		if (q == NULL)
+			continue;
+		for (uint32_t j = 0; j < q->nrx; j++)
+			if (q->rx[j].kring != NMK_NONE)
+				nmk_vale_recover_leases(&s->r->m, nmk_kring_at(&s->r->m, q->rx[j].kring), 1);
+	}
+}
+
+int vale_stats(struct port *p, struct nmk_msg_vale_stats *out)
+{
+	struct vswitch *s = p->owner_obj;
+	struct nmk_vale_port *vp = vport_at(s->r, p->vport);
+
+	out->port_index = p->vport;
+	out->tx_packets = atomic_load(&vp->tx_packets);
+	out->tx_bytes = atomic_load(&vp->tx_bytes);
+	out->rx_packets = atomic_load(&vp->rx_packets);
+	out->rx_bytes = atomic_load(&vp->rx_bytes);
+	out->forwarded = atomic_load(&vp->forwarded);
+	out->flooded = atomic_load(&vp->flooded);
+	out->drop_full = atomic_load(&vp->drop_full);
+	out->drop_invalid = atomic_load(&vp->drop_invalid);
+	out->drop_nodest = atomic_load(&vp->drop_nodest);
+	return 0;
+}
+
+unsigned vale_switch_count(void)
+{
+	return nswitches;
+}
