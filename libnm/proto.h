@@ -37,6 +37,10 @@ enum nmk_msg_type {
 	NMK_MSG_PORT_INFO,      /* struct nmk_msg_port_info -> same, filled */
 	NMK_MSG_LIST,           /* struct nmk_msg_list -> same, filled; -ENOENT at end */
 	NMK_MSG_VALE_STATS,     /* struct nmk_msg_vale_stats (name) -> same, filled */
+	NMK_MSG_VALE_NEWIF,     /* struct nmk_msg_vale_ctl -> same (effective conf) */
+	NMK_MSG_VALE_DELIF,     /* struct nmk_msg_vale_ctl */
+	NMK_MSG_VALE_ATTACH,    /* struct nmk_msg_vale_ctl -> same (port index) */
+	NMK_MSG_VALE_DETACH,    /* struct nmk_msg_vale_ctl -> same (port index) */
 	NMK_MSG_TYPE_MAX
 };
 
@@ -85,7 +89,21 @@ struct nmk_msg_list {
 	uint32_t nbindings;             /* out: registrations on it */
 	uint32_t owner_uid;             /* out */
 	uint16_t mem_id;                /* out */
-	uint16_t pad[3];
+	uint8_t kind;                   /* out: 1 pipe, 2 VALE port, 3 persistent port */
+	uint8_t attached;               /* out: persistent port on a switch */
+	char switch_name[16];           /* out: VALE only */
+	uint32_t switch_index;          /* out: VALE only */
+	uint32_t port_index;            /* out: VALE only */
+};
+
+struct nmk_msg_vale_ctl {
+	char name[64];                  /* port, or valeX:port */
+	uint32_t tx_slots, rx_slots;    /* NEWIF in/out */
+	uint16_t tx_rings, rx_rings;
+	uint16_t mem_id;                /* out */
+	uint16_t pad;
+	uint32_t port_index;            /* ATTACH / DETACH out */
+	uint32_t pad2;
 };
 
 struct nmk_msg_vale_stats {

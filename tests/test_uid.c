@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -379,9 +380,16 @@ int main(void)
 	};
 
 	if (geteuid() != 0) {
-		printf("1..0 # SKIP test_uid must run as root to become other uids (euid %u)\n",
-		       (unsigned)geteuid());
-		fprintf(stderr, "test_uid: skipped: needs root to become other uids\n");
+		const char *out = getenv("CMOCKA_MESSAGE_OUTPUT");
+		fprintf(stderr, "test_uid: skipped: needs root to become other uids (euid %u)\n",
+			(unsigned)geteuid());
+		/* automake's TAP driver counts a skip plan as SKIP but any
+		 * non-zero exit, 77 included, as ERROR; elsewhere 77 is the
+		 * convention for "skipped". */
+		if (out && strcasecmp(out, "TAP") == 0) {
+			printf("1..0 # SKIP test_uid must run as root to become other uids\n");
+			return 0;
+		}
 		return 77;
 	}
 	alarm(50);

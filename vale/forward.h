@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nmkit/nmkit.h>
+
 #include "shm.h"
 #include "sync.h"
 
@@ -16,11 +18,8 @@
 struct nmk_vale_scratch;
 void nmk_vale_scratch_free(struct nmk_vale_scratch *s);
 
-/* A lookup function: the destination port of one frame, or
- * NMK_VALE_BROADCAST / NMK_VALE_DROP.  *dst_ring may be changed (it starts
- * as the source ring's index and is wrapped to the destination's rings). */
-typedef uint32_t (*nmk_vale_lookup_fn)(const uint8_t *frame, uint32_t len, uint32_t src_port,
-				       uint32_t *dst_ring, void *priv);
+/* nmk_vale_lookup_fn, NMK_VALE_BROADCAST and NMK_VALE_DROP come from the
+ * public header. */
 
 /* The syncs, called by sync.c's dispatch with the ring's try-lock held. */
 int nmk_vale_txsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_sync_ctx *ctx);

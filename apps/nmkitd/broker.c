@@ -417,6 +417,9 @@ static struct port *port_lookup(const char *name, const struct nmreq_register *r
 		return pipe_port_get(name, req, cred, err, errlen, status);
 	if (strncmp(name, "val", 3) == 0)
 		return vale_port_get(name, req, cred, err, errlen, status);
+	struct port *pp = vale_persistent_port(name);
+	if (pp)
+		return pp;
 	snprintf(err, errlen, "%s: no such port (no NIC driver is available)", name);
 	*status = -ENXIO;
 	return NULL;
@@ -616,6 +619,9 @@ static void do_list(struct conn *c, uint32_t seq, const void *body, uint32_t len
 	l.nbindings = p->nbindings;
 	l.owner_uid = (uint32_t)p->owner;
 	l.mem_id = p->r->mem_id;
+	l.kind = 1;
+	if (p->kind == PORT_VALE)
+		vale_describe(p, &l);
 	nmk_msg_send(c->fd, NMK_MSG_LIST, seq, 0, &l, sizeof(l), NULL, 0);
 }
 
@@ -637,6 +643,39 @@ static void do_vale_stats(struct conn *c, uint32_t seq, const void *body, uint32
 	}
 	vale_stats(p, &st);
 	nmk_msg_send(c->fd, NMK_MSG_VALE_STATS, seq, 0, &st, sizeof(st), NULL, 0);
+}
+
+static void do_vale_ctl(struct conn *c, uint16_t type, uint32_t seq, const void *body,
+			uint32_t len)
+{
+	struct nmk_msg_vale_ctl m;
+	char err[300];
+	int ret;
+
+	if (len != sizeof(m)) {
+		nmk_msg_send_error(c->fd, type, seq, -EINVAL, "vale request: bad body size");
+		return;
+	}
+	memcpy(&m, body, sizeof(m));
+	m.name[sizeof(m.name) - 1] = '\0';
+	switch (type) {
+	case NMK_MSG_VALE_NEWIF:
+		ret = vale_newif(&m, &c->cred, err, sizeof(err));
+		break;
+	case NMK_MSG_VALE_DELIF:
+		ret = vale_delif(&m, &c->cred, err, sizeof(err));
+		break;
+	case NMK_MSG_VALE_ATTACH:
+		ret = vale_attach(&m, &c->cred, err, sizeof(err));
+		break;
+	default:
+		ret = vale_detach(&m, &c->cred, err, sizeof(err));
+		break;
+	}
+	if (ret < 0)
+		nmk_msg_send_error(c->fd, type, seq, ret, "%s", err);
+	else
+		nmk_msg_send(c->fd, type, seq, 0, &m, sizeof(m), NULL, 0);
 }
 
 bool conn_handle(struct conn *c)
@@ -688,6 +727,12 @@ bool conn_handle(struct conn *c)
 		break;
 	case NMK_MSG_VALE_STATS:
 		do_vale_stats(c, h.seq, body, h.len);
+		break;
+	case NMK_MSG_VALE_NEWIF:
+	case NMK_MSG_VALE_DELIF:
+	case NMK_MSG_VALE_ATTACH:
+	case NMK_MSG_VALE_DETACH:
+		do_vale_ctl(c, h.type, h.seq, body, h.len);
 		break;
 	default:
 		nmk_msg_send_error(c->fd, h.type, h.seq, -EOPNOTSUPP,

@@ -329,5 +329,5 @@ bool broker_has_objects(void)
 {
 	/* Pipes live only while registered; switches only while they have
 	 * ports, which live only while registered (or persistent). */
-	return vale_switch_count() > 0;
+	return vale_switch_count() > 0 || vale_has_persistent();
 }

@@ -31,6 +31,8 @@
 struct vswitch {
 	struct vswitch *next;
 	char name[NMK_VALE_NAME_MAX];
+	bool hidden;                    /* the home of an unattached persistent port */
+	uint32_t index;                 /* bridge_idx (visible switches) */
 	struct region *r;
 	uid_t owner;
 	uint32_t max_ports;
@@ -119,18 +121,55 @@ static struct nmk_learn_table *vtable(struct region *r)
 struct vswitch *vale_find(const char *name)
 {
 	for (struct vswitch *s = switches; s; s = s->next)
-		if (strcmp(s->name, name) == 0)
+		if (!s->hidden && strcmp(s->name, name) == 0)
 			return s;
 	return NULL;
 }
 
-static struct vswitch *switch_create(const char *name, uid_t owner, char *err, size_t errlen,
-				     int *status)
+/* ---- persistent ports ------------------------------------------------------ */
+
+/* A persistent port (vale-ctl -n): it lives in a one-port hidden switch of
+ * its own until it is attached to a switch, and goes back there when it is
+ * detached.  Its rings are made anew at each move, which is why attaching
+ * and detaching need it closed (netmap requires that of a NIC, too). */
+struct persist {
+	struct persist *next;
+	char name[NMK_VALE_NAME_MAX];
+	struct nmreq_register shape;    /* rings and slots */
+	uid_t owner;
+	struct port *live;
+	struct vswitch *sw;             /* attached switch, or the hidden one */
+	bool attached;
+};
+
+static struct persist *persists;
+
+static struct persist *persist_find(const char *name)
+{
+	for (struct persist *ps = persists; ps; ps = ps->next)
+		if (strcmp(ps->name, name) == 0)
+			return ps;
+	return NULL;
+}
+
+static uint32_t free_switch_index(void)
+{
+	for (uint32_t i = 0;; i++) {
+		bool used = false;
+		for (struct vswitch *s = switches; s && !used; s = s->next)
+			used = !s->hidden && s->index == i;
+		if (!used)
+			return i;
+	}
+}
+
+static struct vswitch *switch_create(const char *name, bool hidden, uid_t owner, char *err,
+				     size_t errlen, int *status)
 {
 	struct vswitch *s;
 	char rerr[200];
 
-	if (nswitches >= cfg.vale_switches) {
+	if (!hidden && nswitches >= cfg.vale_switches) {
 		snprintf(err, errlen, "%s: VALE switch limit reached: %u switches (nmkitd --vale-switches)",
 			 name, cfg.vale_switches);
 		*status = -ENOMEM;
@@ -141,7 +180,9 @@ static struct vswitch *switch_create(const char *name, uid_t owner, char *err, s
 		goto oom;
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->owner = owner;
-	s->max_ports = cfg.vale_ports;
+	s->hidden = hidden;
+	s->index = hidden ? UINT32_MAX : free_switch_index();
+	s->max_ports = hidden ? 1 : cfg.vale_ports;
 	s->slots = calloc(s->max_ports, sizeof(*s->slots));
 	s->gens = calloc(s->max_ports, sizeof(*s->gens));
 	if (!s->slots || !s->gens)
@@ -175,8 +216,9 @@ static struct vswitch *switch_create(const char *name, uid_t owner, char *err, s
 	nmk_learn_set_nports(vtable(s->r), s->max_ports);
 	s->next = switches;
 	switches = s;
-	nswitches++;
-	if (cfg.verbose)
+	if (!hidden)
+		nswitches++;
+	if (cfg.verbose && !hidden)
 		blog(LOG_INFO, "created switch %s (mem %u, %u ports, %u table entries)", name,
 		     s->r->mem_id, s->max_ports, cfg.vale_table);
 	return s;
@@ -199,8 +241,9 @@ static void switch_destroy(struct vswitch *s)
 			break;
 		}
 	}
-	nswitches--;
-	if (cfg.verbose)
+	if (!s->hidden)
+		nswitches--;
+	if (cfg.verbose && !s->hidden)
 		blog(LOG_INFO, "destroyed switch %s", s->name);
 	region_put(s->r);
 	free(s->slots);
@@ -347,6 +390,10 @@ oom:
 	return NULL;
 }
 
+static struct port *port_create(struct vswitch *s, const char *name,
+				const struct nmreq_register *req, char *err, size_t errlen,
+				int *status);
+
 struct port *vale_port_get(const char *name, const struct nmreq_register *req,
 			   const struct nm_os_cred *cred, char *err, size_t errlen, int *status)
 {
@@ -356,6 +403,13 @@ struct port *vale_port_get(const char *name, const struct nmreq_register *req,
 	*status = vale_name_split(name, swname, sizeof(swname), &pname, err, errlen);
 	if (*status < 0)
 		return NULL;
+	struct persist *ps = persist_find(pname);
+	if (ps && !(ps->attached && strcmp(ps->sw->name, swname) == 0)) {
+		snprintf(err, errlen, "%s: %s is a persistent port; attach it first (vale-ctl -a %s)",
+			 name, pname, name);
+		*status = -EINVAL;
+		return NULL;
+	}
 	if (req->nr_mode != NR_REG_DEFAULT && req->nr_mode != NR_REG_ALL_NIC &&
 	    req->nr_mode != NR_REG_ONE_NIC) {
 		snprintf(err, errlen, "%s: VALE ports accept only the ALL_NIC and ONE_NIC modes (got %u)",
@@ -397,7 +451,7 @@ struct port *vale_port_get(const char *name, const struct nmreq_register *req,
 			*status = -EINVAL;
 			return NULL;
 		}
-		s = switch_create(swname, cred->uid, err, errlen, status);
+		s = switch_create(swname, false, cred->uid, err, errlen, status);
 		if (s == NULL)
 			return NULL;
 	}
@@ -509,4 +563,241 @@ int vale_stats(struct port *p, struct nmk_msg_vale_stats *out)
 unsigned vale_switch_count(void)
 {
 	return nswitches;
+}
+
+/* ---- persistent ports: create, remove, attach, detach ---------------------- */
+
+static struct port *materialize(struct persist *ps, struct vswitch *sw, const char *name,
+				char *err, size_t errlen, int *status)
+{
+	struct port *p = port_create(sw, name, &ps->shape, err, errlen, status);
+
+	if (p) {
+		p->persistent = true;
+		ps->live = p;
+		ps->sw = sw;
+	}
+	return p;
+}
+
+/* Put a persistent port (back) into a hidden switch of its own. */
+static int go_home(struct persist *ps, char *err, size_t errlen)
+{
+	int status;
+	struct vswitch *home = switch_create(ps->name, true, ps->owner, err, errlen, &status);
+
+	if (home == NULL)
+		return status;
+	if (materialize(ps, home, ps->name, err, errlen, &status) == NULL) {
+		switch_destroy(home);
+		return status;
+	}
+	ps->attached = false;
+	return 0;
+}
+
+static void take_out(struct persist *ps)
+{
+	struct port *p = ps->live;
+
+	p->persistent = false;
+	ps->live = NULL;
+	vale_port_remove(p);
+}
+
+int vale_newif(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *err,
+	       size_t errlen)
+{
+	size_t len = strnlen(m->name, sizeof(m->name));
+
+	if (len == 0 || len >= NMK_VALE_NAME_MAX || !ident_ok(m->name, len)) {
+		snprintf(err, errlen, "%s: a persistent port name is 1 to %u of [A-Za-z0-9_]", m->name,
+			 NMK_VALE_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	if (strncmp(m->name, "vale", 4) == 0) {
+		snprintf(err, errlen, "%s: a persistent port name must not start with \"vale\"", m->name);
+		return -EINVAL;
+	}
+	if (persist_find(m->name) || port_find(m->name)) {
+		snprintf(err, errlen, "%s: a port with this name exists", m->name);
+		return -EEXIST;
+	}
+	struct persist *ps = calloc(1, sizeof(*ps));
+	if (ps == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(ps->name, sizeof(ps->name), "%s", m->name);
+	ps->owner = cred->uid;
+	ps->shape.nr_tx_slots = m->tx_slots;
+	ps->shape.nr_rx_slots = m->rx_slots;
+	ps->shape.nr_tx_rings = m->tx_rings;
+	ps->shape.nr_rx_rings = m->rx_rings;
+	int ret = go_home(ps, err, errlen);
+	if (ret < 0) {
+		free(ps);
+		return ret;
+	}
+	ps->next = persists;
+	persists = ps;
+	m->tx_slots = ps->live->tx_slots;
+	m->rx_slots = ps->live->rx_slots;
+	m->tx_rings = (uint16_t)ps->live->ntx;
+	m->rx_rings = (uint16_t)ps->live->nrx;
+	m->mem_id = ps->live->r->mem_id;
+	if (cfg.verbose)
+		blog(LOG_INFO, "created persistent port %s", ps->name);
+	return 0;
+}
+
+static int owner_check(const struct persist *ps, const struct nm_os_cred *cred, char *err,
+		       size_t errlen)
+{
+	if (ps->owner == cred->uid || cred->uid == 0)
+		return 0;
+	snprintf(err, errlen, "%s: belongs to uid %u, not to uid %u", ps->name,
+		 (unsigned)ps->owner, (unsigned)cred->uid);
+	return -EACCES;
+}
+
+int vale_delif(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *err,
+	       size_t errlen)
+{
+	struct persist *ps = persist_find(m->name);
+	int ret;
+
+	if (ps == NULL) {
+		snprintf(err, errlen, "%s: no such persistent port", m->name);
+		return -ENOENT;
+	}
+	if ((ret = owner_check(ps, cred, err, errlen)) < 0)
+		return ret;
+	if (ps->attached) {
+		snprintf(err, errlen, "%s: attached to %s; detach it first", m->name, ps->sw->name);
+		return -EBUSY;
+	}
+	if (ps->live->nbindings) {
+		snprintf(err, errlen, "%s: open by %u fd(s)", m->name, ps->live->nbindings);
+		return -EBUSY;
+	}
+	take_out(ps);
+	for (struct persist **q = &persists; *q; q = &(*q)->next) {
+		if (*q == ps) {
+			*q = ps->next;
+			break;
+		}
+	}
+	if (cfg.verbose)
+		blog(LOG_INFO, "removed persistent port %s", ps->name);
+	free(ps);
+	return 0;
+}
+
+int vale_attach(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *err,
+		size_t errlen)
+{
+	char swname[NMK_VALE_NAME_MAX];
+	const char *pname;
+	int ret = vale_name_split(m->name, swname, sizeof(swname), &pname, err, errlen);
+
+	if (ret < 0)
+		return ret;
+	struct persist *ps = persist_find(pname);
+	if (ps == NULL) {
+		snprintf(err, errlen, "%s: %s is not a persistent port, and no NIC driver is available to attach an interface",
+			 m->name, pname);
+		return -ENOENT;
+	}
+	if ((ret = owner_check(ps, cred, err, errlen)) < 0)
+		return ret;
+	if (ps->attached) {
+		snprintf(err, errlen, "%s: %s is already attached to %s", m->name, pname, ps->sw->name);
+		return -EBUSY;
+	}
+	if (ps->live->nbindings) {
+		snprintf(err, errlen, "%s: %s is open by %u fd(s)", m->name, pname, ps->live->nbindings);
+		return -EBUSY;
+	}
+	struct vswitch *s = vale_find(swname);
+	if (s && s->owner != cred->uid && cred->uid != 0) {
+		snprintf(err, errlen, "%s: switch %s belongs to uid %u", m->name, swname,
+			 (unsigned)s->owner);
+		return -EACCES;
+	}
+	bool created = s == NULL;
+	if (s == NULL && (s = switch_create(swname, false, cred->uid, err, errlen, &ret)) == NULL)
+		return ret;
+	take_out(ps);
+	if (materialize(ps, s, m->name, err, errlen, &ret) == NULL) {
+		char err2[200];
+		if (created && s->nports == 0)
+			switch_destroy(s);
+		go_home(ps, err2, sizeof(err2));
+		return ret;
+	}
+	ps->attached = true;
+	m->port_index = ps->live->vport;
+	m->mem_id = s->r->mem_id;
+	if (cfg.verbose)
+		blog(LOG_INFO, "attached %s to %s", pname, swname);
+	return 0;
+}
+
+int vale_detach(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *err,
+		size_t errlen)
+{
+	char swname[NMK_VALE_NAME_MAX];
+	const char *pname;
+	int ret = vale_name_split(m->name, swname, sizeof(swname), &pname, err, errlen);
+
+	if (ret < 0)
+		return ret;
+	struct persist *ps = persist_find(pname);
+	if (ps == NULL || !ps->attached || strcmp(ps->sw->name, swname) != 0) {
+		snprintf(err, errlen, "%s: %s is not attached to %s", m->name, pname, swname);
+		return -ENOENT;
+	}
+	if ((ret = owner_check(ps, cred, err, errlen)) < 0)
+		return ret;
+	if (ps->live->nbindings) {
+		snprintf(err, errlen, "%s: open by %u fd(s)", m->name, ps->live->nbindings);
+		return -EBUSY;
+	}
+	m->port_index = ps->live->vport;
+	take_out(ps);
+	ret = go_home(ps, err, errlen);
+	if (cfg.verbose)
+		blog(LOG_INFO, "detached %s from %s", pname, swname);
+	return ret;
+}
+
+struct port *vale_persistent_port(const char *name)
+{
+	struct persist *ps = persist_find(name);
+	return ps ? ps->live : NULL;
+}
+
+bool vale_has_persistent(void)
+{
+	return persists != NULL;
+}
+
+void vale_describe(struct port *p, struct nmk_msg_list *l)
+{
+	struct vswitch *s = p->owner_obj;
+	struct persist *ps = NULL;
+
+	for (struct persist *q = persists; q; q = q->next)
+		if (q->live == p)
+			ps = q;
+	l->kind = ps ? 3 : 2;
+	l->attached = ps && ps->attached;
+	if (!s->hidden) {
+		snprintf(l->switch_name, sizeof(l->switch_name), "%s", s->name);
+		l->switch_index = s->index;
+	} else {
+		l->switch_index = UINT32_MAX;
+	}
+	l->port_index = p->vport;
 }

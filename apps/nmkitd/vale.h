@@ -31,4 +31,15 @@ bool vale_reap(void);
 int vale_stats(struct port *p, struct nmk_msg_vale_stats *out);
 unsigned vale_switch_count(void);
 
+/* Persistent ports (vale-ctl -n/-r/-a/-d). */
+int vale_newif(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *err, size_t errlen);
+int vale_delif(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *err, size_t errlen);
+int vale_attach(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *err, size_t errlen);
+int vale_detach(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *err, size_t errlen);
+/* The port a persistent port's own name ("v0", i.e. netmap:v0) opens. */
+struct port *vale_persistent_port(const char *name);
+bool vale_has_persistent(void);
+/* Fill the VALE fields of a LIST entry. */
+void vale_describe(struct port *p, struct nmk_msg_list *l);
+
 #endif /* NMKITD_VALE_H */

@@ -131,6 +131,88 @@ NMK_API int nmk_port_poll(struct nmk_port *port, short events, int timeout_ms);
  */
 NMK_API int nmk_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms);
 
+/* ---- VALE switches --------------------------------------------------------- */
+
+/** Counters of one VALE port (all since the port was created). */
+struct nmk_vale_stats {
+	uint32_t port_index;    /**< index of the port in its switch */
+	uint64_t tx_packets;    /**< frames the port sent into the switch */
+	uint64_t tx_bytes;
+	uint64_t rx_packets;    /**< frames delivered to the port */
+	uint64_t rx_bytes;
+	uint64_t forwarded;     /**< unicast copies of its frames delivered */
+	uint64_t flooded;       /**< copies of its frames delivered by flooding */
+	uint64_t drop_full;     /**< copies lost because a destination ring was full */
+	uint64_t drop_invalid;  /**< its frames dropped as invalid (bad slot, bad chain) */
+	uint64_t drop_nodest;   /**< its frames with no destination (own port, lookup drop) */
+};
+
+/** One entry of nmk_vale_list(). */
+struct nmk_vale_entry {
+	char name[64];          /**< "valeX:Y", or a persistent port's own name */
+	char switch_name[16];   /**< "valeX", or "" when not on a switch */
+	uint32_t switch_index;  /**< bridge_idx, as vale-ctl prints it */
+	uint32_t port_index;    /**< port_idx */
+	uint32_t registrations; /**< open fds (bindings) on the port */
+	uint16_t mem_id;
+	uint8_t persistent;     /**< created with nmk_vale_newif() */
+	uint8_t attached;       /**< a persistent port attached to a switch */
+};
+
+/** Ring and slot counts for nmk_vale_newif(); zero means the default. */
+struct nmk_vale_conf {
+	uint32_t tx_slots, rx_slots;
+	uint16_t tx_rings, rx_rings;
+};
+
+/**
+ * Create a persistent VALE port `name` (as `vale-ctl -n`): it exists until
+ * nmk_vale_delif(), with or without open fds, and can be attached to a
+ * switch.  -EEXIST if it exists, -EINVAL for a bad name (at most 15
+ * characters, not starting with "vale").
+ */
+NMK_API int nmk_vale_newif(const char *name, const struct nmk_vale_conf *conf, char *errbuf);
+/** Remove a persistent port: -ENOENT if missing, -EBUSY if attached or open. */
+NMK_API int nmk_vale_delif(const char *name, char *errbuf);
+/** Attach persistent port Y to switch X ("valeX:Y", as `vale-ctl -a`):
+ * -EBUSY if already attached or open, -ENOENT if Y does not exist. */
+NMK_API int nmk_vale_attach(const char *name, char *errbuf);
+/** Detach it: -ENOENT if not attached there, -EBUSY if open. */
+NMK_API int nmk_vale_detach(const char *name, char *errbuf);
+/** Enumerate ports: start with *cursor = 0; returns 1 with an entry, 0 at
+ * the end, or a negative errno. */
+NMK_API int nmk_vale_list(uint32_t *cursor, struct nmk_vale_entry *entry, char *errbuf);
+/** Counters of VALE port `name` ("valeX:Y"). */
+NMK_API int nmk_vale_get_stats(const char *name, struct nmk_vale_stats *stats, char *errbuf);
+
+/** Returned by a lookup function: flood, or drop the frame. */
+#define NMK_VALE_BROADCAST 0xfffeu
+#define NMK_VALE_DROP      0xffffu
+
+/**
+ * A switch's forwarding decision for one frame (the first fragment's
+ * bytes): the destination port index, NMK_VALE_BROADCAST or NMK_VALE_DROP.
+ * `*dst_ring` starts as the source ring's index and may be changed.
+ */
+typedef uint32_t (*nmk_vale_lookup_fn)(const uint8_t *frame, uint32_t len, uint32_t src_port,
+				       uint32_t *dst_ring, void *priv);
+
+/**
+ * Replace the learning bridge of switch `sw` ("vale0") by `fn` for the
+ * frames that this process sends (fn == NULL restores the learning
+ * bridge).  Forwarding runs in the sender's txsync, so every process that
+ * sends into the switch must register the same function.
+ */
+NMK_API int nmk_vale_set_lookup(const char *sw, nmk_vale_lookup_fn fn, void *priv);
+
+/**
+ * What a port is without registering it (netmap's PORT_INFO_GET): memsize,
+ * rings, slots and mem_id fill `info`; the other fields are zero.  Like
+ * netmap, it may create an ephemeral VALE port or a pipe for the time of
+ * the request.
+ */
+NMK_API int nmk_port_info_by_name(const char *name, struct nmk_port_info *info, char *errbuf);
+
 /** The last error message on this handle ("" when none). */
 NMK_API const char *nmk_port_error(const struct nmk_port *port);
 

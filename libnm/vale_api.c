@@ -1,0 +1,189 @@
+/*
+ * vale_api.c - the C API for VALE control: persistent ports, attachment,
+ * listing, counters, and the lookup function.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nmkit/nmkit.h>
+
+#include "client.h"
+#include "forward.h"
+#include "proto.h"
+
+static void set_err(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_err(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (buf == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, NMK_ERRBUF_SIZE, fmt, ap);
+	va_end(ap);
+}
+
+/* One request on a fresh connection. */
+static int call(uint16_t type, const void *body, uint32_t len, void *reply, uint32_t rlen,
+		char *errbuf)
+{
+	char err[NMK_ERRBUF_SIZE];
+	int fd = nmk_broker_connect(err, sizeof(err));
+
+	if (fd < 0) {
+		set_err(errbuf, "%s", err);
+		return fd;
+	}
+	uint32_t got = rlen;
+	int ret = nmk_request(fd, type, body, len, reply, &got, NULL, NULL, err, sizeof(err));
+	close(fd);
+	if (ret == 0 && reply && got != rlen) {
+		snprintf(err, sizeof(err), "short reply from nmkitd");
+		ret = -EPROTO;
+	}
+	if (ret < 0)
+		set_err(errbuf, "%s", err);
+	return ret;
+}
+
+static int ctl(uint16_t type, const char *name, const struct nmk_vale_conf *conf, char *errbuf)
+{
+	struct nmk_msg_vale_ctl m;
+
+	if (name == NULL || strlen(name) >= sizeof(m.name)) {
+		set_err(errbuf, "%s: name missing or too long", name ? name : "(null)");
+		return -EINVAL;
+	}
+	memset(&m, 0, sizeof(m));
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	if (conf) {
+		m.tx_slots = conf->tx_slots;
+		m.rx_slots = conf->rx_slots;
+		m.tx_rings = conf->tx_rings;
+		m.rx_rings = conf->rx_rings;
+	}
+	int ret = call(type, &m, sizeof(m), &m, sizeof(m), errbuf);
+	if (ret == 0 && (type == NMK_MSG_VALE_ATTACH || type == NMK_MSG_VALE_DETACH))
+		return (int)m.port_index;
+	return ret;
+}
+
+int nmk_vale_newif(const char *name, const struct nmk_vale_conf *conf, char *errbuf)
+{
+	return ctl(NMK_MSG_VALE_NEWIF, name, conf, errbuf);
+}
+
+int nmk_vale_delif(const char *name, char *errbuf)
+{
+	return ctl(NMK_MSG_VALE_DELIF, name, NULL, errbuf);
+}
+
+int nmk_vale_attach(const char *name, char *errbuf)
+{
+	return ctl(NMK_MSG_VALE_ATTACH, name, NULL, errbuf);
+}
+
+int nmk_vale_detach(const char *name, char *errbuf)
+{
+	return ctl(NMK_MSG_VALE_DETACH, name, NULL, errbuf);
+}
+
+int nmk_vale_list(uint32_t *cursor, struct nmk_vale_entry *e, char *errbuf)
+{
+	struct nmk_msg_list l;
+
+	for (;;) {
+		memset(&l, 0, sizeof(l));
+		l.index = *cursor;
+		int ret = call(NMK_MSG_LIST, &l, sizeof(l), &l, sizeof(l), errbuf);
+		if (ret == -ENOENT)
+			return 0;
+		if (ret < 0)
+			return ret;
+		*cursor = l.next;
+		if (l.kind < 2)
+			continue;       /* pipes are not VALE ports */
+		memset(e, 0, sizeof(*e));
+		l.name[sizeof(l.name) - 1] = '\0';
+		l.switch_name[sizeof(l.switch_name) - 1] = '\0';
+		snprintf(e->name, sizeof(e->name), "%s", l.name);
+		snprintf(e->switch_name, sizeof(e->switch_name), "%s", l.switch_name);
+		e->switch_index = l.switch_index;
+		e->port_index = l.port_index;
+		e->registrations = l.nbindings;
+		e->mem_id = l.mem_id;
+		e->persistent = l.kind == 3;
+		e->attached = l.attached;
+		return 1;
+	}
+}
+
+int nmk_vale_get_stats(const char *name, struct nmk_vale_stats *st, char *errbuf)
+{
+	struct nmk_msg_vale_stats m;
+
+	memset(&m, 0, sizeof(m));
+	if (name == NULL || strlen(name) >= sizeof(m.name)) {
+		set_err(errbuf, "%s: name missing or too long", name ? name : "(null)");
+		return -EINVAL;
+	}
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	int ret = call(NMK_MSG_VALE_STATS, &m, sizeof(m), &m, sizeof(m), errbuf);
+	if (ret < 0)
+		return ret;
+	st->port_index = m.port_index;
+	st->tx_packets = m.tx_packets;
+	st->tx_bytes = m.tx_bytes;
+	st->rx_packets = m.rx_packets;
+	st->rx_bytes = m.rx_bytes;
+	st->forwarded = m.forwarded;
+	st->flooded = m.flooded;
+	st->drop_full = m.drop_full;
+	st->drop_invalid = m.drop_invalid;
+	st->drop_nodest = m.drop_nodest;
+	return 0;
+}
+
+int nmk_vale_set_lookup(const char *sw, nmk_vale_lookup_fn fn, void *priv)
+{
+	if (sw == NULL || strlen(sw) >= 16)
+		return -EINVAL;
+	return nmk_vale_lookup_register(sw, fn, priv);
+}
+
+int nmk_port_info_by_name(const char *name, struct nmk_port_info *info, char *errbuf)
+{
+	struct nmk_msg_port_info m;
+
+	memset(&m, 0, sizeof(m));
+	if (name == NULL)
+		name = "";
+	/* Accept netmap's spelling of a NIC-like name. */
+	if (strncmp(name, "netmap:", 7) == 0)
+		name += 7;
+	if (strlen(name) >= sizeof(m.name)) {
+		set_err(errbuf, "%s: name too long", name);
+		return -EINVAL;
+	}
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	int ret = call(NMK_MSG_PORT_INFO, &m, sizeof(m), &m, sizeof(m), errbuf);
+	if (ret < 0)
+		return ret;
+	memset(info, 0, sizeof(*info));
+	snprintf(info->name, sizeof(info->name), "%s", name);
+	info->memsize = m.info.nr_memsize;
+	info->tx_slots = m.info.nr_tx_slots;
+	info->rx_slots = m.info.nr_rx_slots;
+	info->tx_rings = m.info.nr_tx_rings;
+	info->rx_rings = m.info.nr_rx_rings;
+	info->mem_id = m.info.nr_mem_id;
+	return 0;
+}
