@@ -14,6 +14,7 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -250,10 +251,337 @@ static void bench_pipe2(unsigned len)
 	munmap(sh, sizeof(*sh));
 }
 
+/* ---- VALE -------------------------------------------------------------------- */
+
+/* Write an Ethernet header (dst, src, a local ethertype) into every TX
+ * buffer once: the send loops then only set lengths, as pkt-gen does. */
+static void set_frames(struct netmap_ring *r, const uint8_t dst[6], const uint8_t src[6], unsigned len)
+{
+	for (uint32_t i = 0; i < r->num_slots; i++) {
+		uint8_t *b = (uint8_t *)NETMAP_BUF(r, r->slot[i].buf_idx);
+		memset(b, 0, len);
+		memcpy(b, dst, 6);
+		memcpy(b + 6, src, 6);
+		b[12] = 0x88, b[13] = 0xb5;
+		r->slot[i].len = (uint16_t)len;
+	}
+}
+
+static void mac_of(uint8_t mac[6], unsigned id)
+{
+	const uint8_t m[6] = { 0x02, 0, 0, 0, 0, (uint8_t)(id + 1) };
+	memcpy(mac, m, 6);
+}
+
+static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+/* Teach the switch where `mac` lives: one frame from port p. */
+static void announce(struct nmk_port *p, const uint8_t mac[6])
+{
+	struct netmap_ring *r = nmk_port_txring(p, 0);
+	uint8_t *b = (uint8_t *)NETMAP_BUF(r, r->slot[r->head].buf_idx);
+	memset(b, 0, 60);
+	memcpy(b, bcast, 6);
+	memcpy(b + 6, mac, 6);
+	b[12] = 0x88, b[13] = 0xb5;
+	r->slot[r->head].len = 60;
+	r->head = r->cur = nm_ring_next(r, r->head);
+	nmk_txsync(p);
+}
+
+static void drain(struct nmk_port *p)
+{
+	struct netmap_ring *r = nmk_port_rxring(p, 0);
+	for (int i = 0; i < 3; i++) {
+		nmk_rxsync(p);
+		r->head = r->cur = r->tail;
+	}
+	nmk_rxsync(p);
+}
+
+/* One process, one core: send on one port, drain the other. */
+static void bench_vale1(const char *sw, unsigned len)
+{
+	char a[64], b[64];
+	uint8_t ma[6], mb[6];
+	snprintf(a, sizeof(a), "%s:a", sw);
+	snprintf(b, sizeof(b), "%s:b", sw);
+	struct nmk_port *tx = open_or_die(a), *rx = open_or_die(b);
+	struct netmap_ring *tr = nmk_port_txring(tx, 0), *rr = nmk_port_rxring(rx, 0);
+	uint64_t got = 0;
+
+	mac_of(ma, 0);
+	mac_of(mb, 1);
+	announce(rx, mb);
+	drain(tx);
+	set_frames(tr, mb, ma, len);
+	nm_os_pin_thread(0);
+	double t0 = now(), t1;
+	do {
+		for (int i = 0; i < 16; i++) {
+			tx_burst(tx, tr, len, 512);
+			got += rx_burst(rx, rr);
+		}
+	} while ((t1 = now()) - t0 < seconds);
+	printf("%-34s %4u B  %8.2f Mpps     %7.2f Gbit/s\n", "VALE loopback, 1 process, 1 core", len,
+	       (double)got / (t1 - t0) / 1e6, (double)got * len * 8 / (t1 - t0) / 1e9);
+	nmk_port_close(tx);
+	nmk_port_close(rx);
+}
+
+/*
+ * Senders and receivers in processes of their own: senders pinned to CPU 0,
+ * receivers to CPU 1 (all there is on two cores).  Unicast cases send to
+ * the first receiver's learned MAC; broadcast cases flood to every receiver.
+ */
+struct shared {
+	_Atomic uint64_t received[8];
+	_Atomic int stop, ready;
+};
+
+static void bench_vale_procs(const char *label, const char *sw, unsigned nsend, unsigned nrecv,
+			     bool broadcast, unsigned len)
+{
+	struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t kids[16];
+	unsigned nkids = 0;
+	uint8_t rmac[6];
+	double before = handoff_ns();
+
+	memset(sh, 0, sizeof(*sh));
+	mac_of(rmac, 100);
+	for (unsigned r = 0; r < nrecv; r++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			char name[64];
+			uint8_t mac[6];
+			snprintf(name, sizeof(name), "%s:r%u", sw, r);
+			nm_os_pin_thread(1);
+			struct nmk_port *p = open_or_die(name);
+			struct netmap_ring *rr = nmk_port_rxring(p, 0);
+			mac_of(mac, 100 + r);
+			announce(p, mac);
+			uint64_t got = 0;
+			atomic_fetch_add(&sh->ready, 1);
+			while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
+				uint32_t n = rx_burst(p, rr);
+				got += n;
+				if (n == 0)
+					nmk_port_poll(p, POLLIN, 10);
+				atomic_store_explicit(&sh->received[r], got, memory_order_relaxed);
+			}
+			nmk_port_close(p);
+			_exit(0);
+		}
+		kids[nkids++] = pid;
+	}
+	while ((unsigned)atomic_load(&sh->ready) < nrecv)
+		usleep(1000);
+	for (unsigned s = 0; s < nsend; s++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			char name[64];
+			uint8_t mac[6];
+			snprintf(name, sizeof(name), "%s:s%u", sw, s);
+			nm_os_pin_thread(0);
+			struct nmk_port *p = open_or_die(name);
+			struct netmap_ring *tr = nmk_port_txring(p, 0);
+			mac_of(mac, s);
+			set_frames(tr, broadcast ? bcast : rmac, mac, len);
+			atomic_fetch_add(&sh->ready, 1);
+			while (!atomic_load_explicit(&sh->stop, memory_order_relaxed))
+				tx_burst(p, tr, len, 512);
+			nmk_port_close(p);
+			_exit(0);
+		}
+		kids[nkids++] = pid;
+	}
+	while ((unsigned)atomic_load(&sh->ready) < nrecv + nsend)
+		usleep(1000);
+	usleep(200000);         /* past the start-up */
+	uint64_t start[8], end[8], total = 0;
+	for (unsigned r = 0; r < nrecv; r++)
+		start[r] = atomic_load(&sh->received[r]);
+	double t0 = now();
+	usleep((useconds_t)(seconds * 1e6));
+	double t1 = now();
+	for (unsigned r = 0; r < nrecv; r++) {
+		end[r] = atomic_load(&sh->received[r]);
+		total += end[r] - start[r];
+	}
+	atomic_store(&sh->stop, 1);
+	for (unsigned k = 0; k < nkids; k++)
+		waitpid(kids[k], NULL, 0);
+	double after = handoff_ns();
+	printf("%-34s %4u B  %8.2f Mpps     %7.2f Gbit/s   handoff %.0f/%.0f ns (%s/%s)\n", label,
+	       len, (double)total / (t1 - t0) / 1e6, (double)total * len * 8 / (t1 - t0) / 1e9,
+	       before, after, placement(before), placement(after));
+	munmap(sh, sizeof(*sh));
+}
+
+/* ---- DPDK memif, the reference ----------------------------------------------- */
+
+static const char *testpmd(void)
+{
+	static const char *paths[] = { "/usr/bin/dpdk-testpmd", "/usr/local/bin/dpdk-testpmd" };
+	for (unsigned i = 0; i < 2; i++)
+		if (access(paths[i], X_OK) == 0)
+			return paths[i];
+	return NULL;
+}
+
+static const char *memif_pmd(void)
+{
+	static char path[256];
+	const char *dirs[] = { "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0",
+			       "/usr/lib/x86_64-linux-gnu/dpdk/pmds-22.0",
+			       "/usr/lib/aarch64-linux-gnu/dpdk/pmds-23.0" };
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/librte_net_memif.so", dirs[i]);
+		if (access(path, R_OK) == 0)
+			return path;
+	}
+	return NULL;
+}
+
+/* Run testpmd with `args` for `secs` seconds, its output in `log`. */
+static pid_t run_testpmd(const char *log, const char *const *args)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(testpmd(), (char *const *)(uintptr_t)args);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* The median of the Rx-pps readings (summed over ports per period) taken
+ * after the first `skip` periods. */
+static double rx_pps(const char *log, unsigned ports, unsigned skip)
+{
+	FILE *f = fopen(log, "r");
+	char line[512];
+	double vals[256], cur = 0;
+	unsigned n = 0, inper = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "Rx-pps:");
+		if (p == NULL)
+			continue;
+		cur += atof(p + 7);
+		if (++inper == ports) {
+			/* Periods before the link is up read 0: not samples. */
+			if (n < 256 && cur > 0)
+				vals[n++] = cur;
+			cur = 0;
+			inper = 0;
+		}
+	}
+	fclose(f);
+	if (n <= skip)
+		return 0;
+	/* Drop the start-up periods and a final partial one; median of the rest. */
+	double *v = vals + skip;
+	unsigned m = n - skip - (n - skip > 2 ? 1 : 0);
+	for (unsigned i = 1; i < m; i++)
+		for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			double t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return m ? v[m / 2] : 0;
+}
+
+static void stop_testpmd(pid_t pid)
+{
+	kill(pid, SIGINT);
+	for (int i = 0; i < 300; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static double memif_pair(unsigned len)
+{
+	char sock[128], dsrv[64], dcli[64], vs[256], vc[256], txpkts[32];
+	const char *pmd = memif_pmd();
+	int secs = (int)(seconds + 0.5) + 4;
+
+	if (!testpmd() || !pmd)
+		return 0;
+	snprintf(sock, sizeof(sock), "/tmp/nmbench-memif-%d.sock", (int)getpid());
+	snprintf(vs, sizeof(vs), "net_memif0,role=server,socket=%s", sock);
+	snprintf(vc, sizeof(vc), "net_memif0,role=client,socket=%s", sock);
+	snprintf(dsrv, sizeof(dsrv), "nmbench-s%d", (int)getpid());
+	snprintf(dcli, sizeof(dcli), "nmbench-c%d", (int)getpid());
+	snprintf(txpkts, sizeof(txpkts), "--txpkts=%u", len);
+	unlink(sock);
+	const char *sa[] = { "dpdk-testpmd", "--lcores", "0@1,1@1", "--no-pci", "--no-huge", "-m", "512",
+			     "-d", pmd, "--file-prefix", dsrv, "--vdev", vs, "--", "--total-num-mbufs=16384",
+			     "--forward-mode=rxonly", "--stats-period=1", NULL };
+	const char *ca[] = { "dpdk-testpmd", "--lcores", "0@0,1@0", "--no-pci", "--no-huge", "-m", "512",
+			     "-d", pmd, "--file-prefix", dcli, "--vdev", vc, "--", "--total-num-mbufs=16384",
+			     "--forward-mode=txonly", txpkts, "--stats-period=1", NULL };
+	pid_t s = run_testpmd("/tmp/nmbench-memif-srv.log", sa);
+	usleep(1500000);
+	pid_t c = run_testpmd("/tmp/nmbench-memif-cli.log", ca);
+	sleep((unsigned)secs);
+	stop_testpmd(c);
+	stop_testpmd(s);
+	unlink(sock);
+	return rx_pps("/tmp/nmbench-memif-srv.log", 1, 1);
+}
+
+static double memif_loop(unsigned len)
+{
+	char sock[128], pre[64], v0[256], v1[256], txpkts[32];
+	const char *pmd = memif_pmd();
+	int secs = (int)(seconds + 0.5) + 2;
+
+	if (!testpmd() || !pmd)
+		return 0;
+	snprintf(sock, sizeof(sock), "/tmp/nmbench-memifl-%d.sock", (int)getpid());
+	snprintf(v0, sizeof(v0), "net_memif0,role=server,socket=%s", sock);
+	snprintf(v1, sizeof(v1), "net_memif1,role=client,socket=%s", sock);
+	snprintf(pre, sizeof(pre), "nmbench-l%d", (int)getpid());
+	snprintf(txpkts, sizeof(txpkts), "--txpkts=%u", len);
+	unlink(sock);
+	const char *a[] = { "dpdk-testpmd", "--lcores", "0@0,1@0", "--no-pci", "--no-huge", "-m", "512",
+			    "-d", pmd, "--file-prefix", pre, "--vdev", v0, "--vdev", v1, "--",
+			    "--total-num-mbufs=16384", "--forward-mode=io", "--tx-first", txpkts,
+			    "--stats-period=1", NULL };
+	pid_t p = run_testpmd("/tmp/nmbench-memif-loop.log", a);
+	sleep((unsigned)secs);
+	stop_testpmd(p);
+	unlink(sock);
+	return rx_pps("/tmp/nmbench-memif-loop.log", 2, 1);
+}
+
+static void print_ref(const char *label, unsigned len, double pps)
+{
+	if (pps <= 0) {
+		printf("%-34s %4u B  (dpdk-testpmd with the memif PMD not found: no reference)\n", label, len);
+		return;
+	}
+	printf("%-34s %4u B  %8.2f Mpps     %7.2f Gbit/s\n", label, len, pps / 1e6, pps * len * 8 / 1e9);
+}
+
 int main(int argc, char **argv)
 {
 	int c;
 	bool all = true, want_memcpy = false, want_pipe1 = false, want_pipe2 = false;
+	bool want_vale = false, want_memif = false;
 
 	while ((c = getopt(argc, argv, "t:h")) != -1) {
 		switch (c) {
@@ -261,7 +589,7 @@ int main(int argc, char **argv)
 			seconds = atof(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: nmbench [-t seconds] [memcpy|pipe1|pipe2 ...]\n");
+			fprintf(stderr, "usage: nmbench [-t seconds] [memcpy|pipe1|pipe2|vale|memif ...]\n");
 			return 2;
 		}
 	}
@@ -273,6 +601,10 @@ int main(int argc, char **argv)
 			want_pipe1 = true;
 		else if (!strcmp(argv[i], "pipe2"))
 			want_pipe2 = true;
+		else if (!strcmp(argv[i], "vale"))
+			want_vale = true;
+		else if (!strcmp(argv[i], "memif"))
+			want_memif = true;
 		else {
 			fprintf(stderr, "nmbench: unknown case %s\n", argv[i]);
 			return 2;
@@ -292,6 +624,29 @@ int main(int argc, char **argv)
 	if (all || want_pipe2) {
 		bench_pipe2(60);
 		bench_pipe2(1514);
+	}
+	char sw[16];
+	snprintf(sw, sizeof(sw), "valeb%d", (int)getpid() % 100000);
+	double loop60 = 0, loop1514 = 0, pair60 = 0, pair1514 = 0;
+	if (all || want_memif) {
+		loop60 = memif_loop(60);
+		loop1514 = memif_loop(1514);
+		print_ref("DPDK memif loopback, 1 core", 60, loop60);
+		print_ref("DPDK memif loopback, 1 core", 1514, loop1514);
+	}
+	if (all || want_vale) {
+		bench_vale1(sw, 60);
+		bench_vale1(sw, 1514);
+		bench_vale_procs("VALE 1 -> 1, cpu 0 -> cpu 1", sw, 1, 1, false, 60);
+		bench_vale_procs("VALE 1 -> 1, cpu 0 -> cpu 1", sw, 1, 1, false, 1514);
+		bench_vale_procs("VALE 2 -> 1, cpu 0 -> cpu 1", sw, 2, 1, false, 60);
+		bench_vale_procs("VALE broadcast 1 -> 3 (total)", sw, 1, 3, true, 60);
+	}
+	if (all || want_memif) {
+		pair60 = memif_pair(60);
+		pair1514 = memif_pair(1514);
+		print_ref("DPDK memif pair, cpu 0 -> cpu 1", 60, pair60);
+		print_ref("DPDK memif pair, cpu 0 -> cpu 1", 1514, pair1514);
 	}
 	return 0;
 }
