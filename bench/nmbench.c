@@ -581,7 +581,7 @@ int main(int argc, char **argv)
 {
 	int c;
 	bool all = true, want_memcpy = false, want_pipe1 = false, want_pipe2 = false;
-	bool want_vale = false, want_memif = false;
+	bool want_vale = false, want_memif = false, want_valeloop = false;
 
 	while ((c = getopt(argc, argv, "t:h")) != -1) {
 		switch (c) {
@@ -589,7 +589,7 @@ int main(int argc, char **argv)
 			seconds = atof(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: nmbench [-t seconds] [memcpy|pipe1|pipe2|vale|memif ...]\n");
+			fprintf(stderr, "usage: nmbench [-t seconds] [memcpy|pipe1|pipe2|vale|valeloop|memif ...]\n");
 			return 2;
 		}
 	}
@@ -605,6 +605,8 @@ int main(int argc, char **argv)
 			want_vale = true;
 		else if (!strcmp(argv[i], "memif"))
 			want_memif = true;
+		else if (!strcmp(argv[i], "valeloop"))
+			want_valeloop = true;
 		else {
 			fprintf(stderr, "nmbench: unknown case %s\n", argv[i]);
 			return 2;
@@ -642,6 +644,8 @@ int main(int argc, char **argv)
 		bench_vale_procs("VALE 2 -> 1, cpu 0 -> cpu 1", sw, 2, 1, false, 60);
 		bench_vale_procs("VALE broadcast 1 -> 3 (total)", sw, 1, 3, true, 60);
 	}
+	if (want_valeloop)
+		bench_vale1(sw, 60);
 	if (all || want_memif) {
 		pair60 = memif_pair(60);
 		pair1514 = memif_pair(1514);

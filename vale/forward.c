@@ -384,7 +384,9 @@ static bool lease_done(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_
  */
 static inline void pkt_copy(uint8_t *dst, const uint8_t *src, uint32_t len)
 {
-	if (len <= 1024) {
+	if (len <= 64) {
+		__builtin_memcpy(dst, src, 64);
+	} else if (len <= 1024) {
 		for (uint32_t o = 0; o < len; o += 64)
 			__builtin_memcpy(dst + o, src + o, 64);
 	} else {
@@ -469,20 +471,35 @@ static void deliver(struct batch *b, uint32_t port, struct dst_q *uq)
 		uint32_t nf = ft[p].nfrags;
 		if (used + nf > got)
 			break;          /* the rest does not fit: dropped below */
-		for (uint32_t f = 0; f < nf; f++) {
-			const struct ft_ent *e = &ft[p + f];
+		if (nf == 1) {
+			/* The common case: one slot. */
 			struct netmap_slot *ds = &ring_p->slot[j];
 			uint32_t idx = ds->buf_idx;
-			uint16_t len = e->len;
-			/* The receiver could have written anything here. */
-			if (idx >= nbufs)
+			uint16_t len = ft[p].len;
+			if (idx >= nbufs)       /* the receiver could have written anything */
 				len = 0;
-			else if (len)
-				pkt_copy(bufbase + (uint64_t)idx * bufsize, e->buf, len);
+			else
+				pkt_copy(bufbase + (uint64_t)idx * bufsize, ft[p].buf, len);
 			ds->len = len;
-			ds->flags = (uint16_t)((nf << 8) | (f + 1 < nf ? NS_MOREFRAG : 0));
+			ds->flags = 1u << 8;
 			bytes += len;
 			j = next_slot(j, n);
+		} else {
+			for (uint32_t f = 0; f < nf; f++) {
+				const struct ft_ent *e = &ft[p + f];
+				struct netmap_slot *ds = &ring_p->slot[j];
+				uint32_t idx = ds->buf_idx;
+				uint16_t len = e->len;
+				if (idx >= nbufs)
+					len = 0;
+				else
+					pkt_copy(bufbase + (uint64_t)idx * bufsize, e->buf, len);
+				ds->len = len;
+				/* VALE writes the total fragment count in the high byte. */
+				ds->flags = (uint16_t)((nf << 8) | (f + 1 < nf ? NS_MOREFRAG : 0));
+				bytes += len;
+				j = next_slot(j, n);
+			}
 		}
 		used += nf;
 		done++;
@@ -519,11 +536,33 @@ static void flush(struct batch *b)
 	b->bc_head = b->bc_tail = NO_PKT;
 	b->bc_slots = b->bc_packets = 0;
 	s->ndsts = 0;
+	/* Within a batch, frames with the same addresses as the previous one
+	 * get the same answer: the learning bridge is consulted once per
+	 * address pair and batch (VALE caches the last source address too). */
+	uint64_t memo_dst = 0, memo_src = ~(uint64_t)0;   /* matches no frame */
+	uint32_t memo_res = NMK_VALE_DROP;
 	for (uint32_t p = 0; p < b->nft; p += ft[p].nfrags) {
-		uint32_t ring = b->src_ring;
-		uint32_t dst = s->lookup
-			? s->lookup(ft[p].buf, ft[p].len, b->src_port, &ring, s->lookup_priv)
-			: nmk_learn_lookup(tbl, ft[p].buf, ft[p].len, b->src_port, now_s);
+		uint32_t ring = b->src_ring, dst;
+		if (s->lookup) {
+			dst = s->lookup(ft[p].buf, ft[p].len, b->src_port, &ring, s->lookup_priv);
+		} else if (ft[p].len >= 14) {
+			/* Bytes 0-7 and 8-11: both addresses. */
+			uint64_t d;
+			uint32_t e;
+			memcpy(&d, ft[p].buf, 8);
+			memcpy(&e, ft[p].buf + 8, 4);
+			uint64_t src_key = e;
+			if (d == memo_dst && src_key == memo_src) {
+				dst = memo_res;
+			} else {
+				dst = nmk_learn_lookup(tbl, ft[p].buf, ft[p].len, b->src_port, now_s);
+				memo_dst = d;
+				memo_src = src_key;
+				memo_res = dst;
+			}
+		} else {
+			dst = NMK_VALE_DROP;
+		}
 		ft[p].next = NO_PKT;
 		if (dst == NMK_VALE_BROADCAST) {
 			if (b->bc_tail == NO_PKT)
@@ -613,7 +652,7 @@ int nmk_vale_txsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_syn
 	const uint32_t nbufs = m->l->p.buf_num, bufsize = m->l->p.buf_size;
 	const uint8_t *bufbase = (const uint8_t *)m->base + m->l->buf_off;
 	uint64_t tx_packets = 0, tx_bytes = 0, invalid = 0;
-	uint32_t bad_slot = NO_PKT, first = 0, frags = 0;
+	uint32_t bad_slot = NO_PKT, first = 0, frags = 0, pkt_bytes = 0;
 
 	/* Preflush: snapshot the slots, group fragments, drop what is bad. */
 	for (uint32_t i = atomic_load_explicit(&k->hwcur, memory_order_relaxed) % n; i != head;
@@ -628,6 +667,7 @@ int nmk_vale_txsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_syn
 		e->buf = bufbase + (uint64_t)(ok ? sl.buf_idx : 0) * bufsize;
 		e->len = ok ? sl.len : 0;
 		e->flags = sl.flags;
+		pkt_bytes += e->len;
 		if (frags == 0) {
 			first = b.nft;
 			e->bad = 0;
@@ -649,9 +689,9 @@ int nmk_vale_txsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_syn
 			b.nft = first;
 		} else {
 			tx_packets++;
-			for (uint32_t f = first; f < b.nft; f++)
-				tx_bytes += s->ft[f].len;
+			tx_bytes += pkt_bytes;
 		}
+		pkt_bytes = 0;
 		frags = 0;
 		if (b.nft >= BATCH)
 			flush(&b);
