@@ -177,9 +177,34 @@ void nmk_kring_reset_view(const struct nmk_mem *m, uint32_t kring)
 
 	if (k->num_slots == 0)
 		return;
+	/* The constant fields too: a previous user may have scribbled over
+	 * them, and NETMAP_BUF() and nm_ring_next() in the next one trust
+	 * them.  Same values as nmk_ring_init(). */
+	uint64_t ring_off = m->l->ring_off + (uint64_t)k->ring_index * m->l->p.ring_size;
+	*(int64_t *)(uintptr_t)&ring->buf_ofs = (int64_t)(m->l->buf_off - ring_off);
+	*(uint32_t *)(uintptr_t)&ring->num_slots = k->num_slots;
+	*(uint32_t *)(uintptr_t)&ring->nr_buf_size = m->l->p.buf_size;
+	*(uint16_t *)(uintptr_t)&ring->ringid = k->ring_id;
+	*(uint16_t *)(uintptr_t)&ring->dir = k->dir;
 	ring->head = ring->cur = hwcur;
 	k->rhead = hwcur;
-	nmk_sync_set_tail(ring, k, current_tail(m, k));
+	uint32_t tail = current_tail(m, k);
+	nmk_sync_set_tail(ring, k, tail);
+
+	/* As netmap_ring_reinit() (reference §2.1): no slot the user may
+	 * write through keeps a bad index or length.  On TX that is every
+	 * slot, since each comes back to the user as it is (a pipe peer only
+	 * ever writes valid indices into them); on RX the slots shown,
+	 * [hwcur, tail): the others are rewritten before they are shown. */
+	uint32_t count = k->dir == NMK_DIR_TX ? k->num_slots :
+			 (tail + k->num_slots - hwcur) % k->num_slots;
+	for (uint32_t j = 0, i = hwcur; j < count; j++, i = ring_next(i, k->num_slots)) {
+		struct netmap_slot *s = &ring->slot[i];
+		if (!slot_ok(m, s->buf_idx, s->len)) {
+			s->buf_idx = 0;
+			s->len = 0;
+		}
+	}
 }
 
 bool nmk_kring_ready(const struct nmk_mem *m, uint32_t kring)

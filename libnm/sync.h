@@ -50,8 +50,11 @@ uint32_t nmk_my_pid(void);
 bool nmk_kring_ready(const struct nmk_mem *m, uint32_t kring);
 
 /* Put the user-visible ring fields back in line with the kring: head =
- * cur = hwcur, tail = what the port has ready.  Done by the broker when a
- * ring gets its first user, and by syncs when a client wrote garbage. */
+ * cur = hwcur, tail = what the port has ready, the constant header fields
+ * as nmk_ring_init() wrote them, and buffer 0 / length 0 in every slot the
+ * user may write through that holds a bad index or length.  Done by the
+ * broker when a ring gets its first user, and by syncs when a client wrote
+ * garbage. */
 void nmk_kring_reset_view(const struct nmk_mem *m, uint32_t kring);
 
 /* Arm / disarm binding `slot` for a wake-up on this ring. */

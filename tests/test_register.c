@@ -646,7 +646,20 @@ static void test_errors(void **state)
 	char name[64], spec[96];
 
 	(void)state;
-	open_fails("vale0:a", EOPNOTSUPP, "vale0:a");
+	/* Before VALE is available, a VALE name gets EOPNOTSUPP; once it is,
+	 * the open works.  Either way, nothing else. */
+	char err[NMK_ERRBUF_SIZE] = "";
+	errno = 0;
+	struct nmk_port *v = nmk_port_open("vale0:a", err);
+	if (v != NULL) {
+		assert_string_equal(nmk_port_info(v)->name, "vale0:a");
+		nmk_port_close(v);
+	} else {
+		if (errno != EOPNOTSUPP)
+			fail_msg("vale0:a: errno %d (%s), expected EOPNOTSUPP or success: %s",
+				 errno, strerror(errno), err);
+		assert_non_null(strstr(err, "vale0:a"));
+	}
 	open_fails("netmap:eth0", ENXIO, "eth0");
 	open_fails("netmap:x{", EINVAL, "x{");
 	open_fails("eth0@conf:rings=", EINVAL, "eth0");
@@ -682,7 +695,7 @@ static void test_errors(void **state)
 	nmk_port_close(p);
 
 	/* No handle: nmk_port_open(NULL) is an error, not a crash. */
-	char err[NMK_ERRBUF_SIZE] = "";
+	err[0] = '\0';
 	errno = 0;
 	assert_null(nmk_port_open(NULL, err));
 	assert_int_equal(errno, EINVAL);

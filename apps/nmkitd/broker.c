@@ -44,8 +44,15 @@ struct conn *conn_new(int fd)
 		free(c);
 		return NULL;
 	}
-	c->next = conns;
-	conns = c;
+	/* Append, never prepend: serve() acts on connections in list order,
+	 * so the hang-up of an older connection is handled before requests
+	 * on a newer one.  A client that closes a port and opens it again
+	 * (say exclusively) must find it released, as with netmap, whose
+	 * close is synchronous. */
+	struct conn **q = &conns;
+	while (*q)
+		q = &(*q)->next;
+	*q = c;
 	nconns++;
 	return c;
 }
