@@ -33,6 +33,7 @@
 #define NMK_NONE          0xffffffffu
 
 #define NMK_LEASES        64u       /* outstanding leases per VALE RX ring */
+#define NMK_MAX_MON       4u        /* copy monitors per ring */
 
 enum nmk_kring_kind {
 	NMK_KR_FREE = 0,
@@ -41,6 +42,7 @@ enum nmk_kring_kind {
 	NMK_KR_NULL,            /* syncs do nothing */
 	NMK_KR_VALE_TX,         /* txsync forwards through the switch */
 	NMK_KR_VALE_RX,         /* senders fill it through leases */
+	NMK_KR_MON_TX,          /* a monitor's TX ring: syncs fail, as in netmap */
 };
 
 /* Where everything is in a control object. */
@@ -96,7 +98,10 @@ struct nmk_kring {
 
 	/* Bindings of `port` asleep waiting on this ring (bit b = slot b). */
 	_Atomic uint64_t armed;
-	char pad3[64 - 8];
+	/* Copy monitors watching this ring: kring of the monitor's RX ring in
+	 * the low 32 bits, its generation in the high 32; 0 = none. */
+	_Atomic uint64_t mon[NMK_MAX_MON];
+	char pad3[64 - 8 - 8 * NMK_MAX_MON];
 };
 
 struct nmk_ctrl_port {

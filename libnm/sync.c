@@ -305,6 +305,10 @@ static int pipe_txsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_
 		}
 		pring->slot[i] = s;
 	}
+	/* Copy monitors see TX traffic before it is consumed. */
+	if (nmk_has_monitors(k))
+		nmk_mon_copy(m, k, ring, hwcur, head, NS_TXMON, ctx);
+
 	/* 2. Our progress. */
 	atomic_store_explicit(&k->hwcur, head, memory_order_release);
 	k->rhead = head;
@@ -328,6 +332,9 @@ static int pipe_txsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_
 		last = ring_next(i, n);
 	}
 	if (last != old) {
+		/* ... and RX traffic as it arrives. */
+		if (nmk_has_monitors(pk))
+			nmk_mon_copy(m, pk, pring, old, last, 0, ctx);
 		atomic_store_explicit(&pk->hwtail, last, memory_order_release);
 		nmk_sync_wake_armed(m, pk, ctx);
 	}
@@ -434,6 +441,10 @@ static int kring_sync(const struct nmk_mem *m, uint32_t kring, int dir, struct n
 		break;
 	case NMK_KR_NULL:
 		ret = 0;
+		break;
+	case NMK_KR_MON_TX:
+		snprintf(ctx->err, ctx->errlen, "a monitor cannot transmit (tx ring %u)", k->ring_id);
+		ret = -EIO;
 		break;
 	default:
 		snprintf(ctx->err, ctx->errlen, "ring %u has unknown kind %u", kring, k->kind);

@@ -309,6 +309,29 @@ int nmk_vale_ring_idle(const struct nmk_mem *m, struct nmk_kring *k)
 }
 
 /*
+ * Complete the oldest lease of k if it has been held for LEASE_STALE_MS by
+ * a process that is gone.  The unlocked look is only a hint (a few loads,
+ * so it costs nothing per batch); the lock is taken only for a stale one.
+ * Returns whether hwtail moved (the caller wakes the receiver).
+ */
+static bool recover_stale(const struct nmk_mem *m, struct nmk_kring *k, const struct nmk_lease *L)
+{
+	uint32_t head = k->lease_head;
+	bool moved;
+
+	if (head == k->lease_tail)
+		return false;
+	const struct nmk_lease *o = &L[head % NMK_LEASES];
+	if (atomic_load_explicit((_Atomic uint32_t *)&o->pid, memory_order_relaxed) == 0 ||
+	    now_ms() - o->stamp < LEASE_STALE_MS)
+		return false;
+	lease_lock(k);
+	moved = recover_locked(m, k, false);
+	lease_unlock(k);
+	return moved;
+}
+
+/*
  * Reserve up to `want` slots of RX kring k for a port of generation gen.
  * Returns the number reserved (0: stopped, gone, full) and the start and
  * lease index.
@@ -394,6 +417,62 @@ static inline void pkt_copy(uint8_t *dst, const uint8_t *src, uint32_t len)
 	}
 }
 
+/* ---- copy monitors ----------------------------------------------------------- */
+
+void nmk_mon_copy(const struct nmk_mem *m, struct nmk_kring *k, const struct netmap_ring *src,
+		  uint32_t from, uint32_t to, uint16_t add_flags, struct nmk_sync_ctx *ctx)
+{
+	const uint32_t sn = k->num_slots, nbufs = m->l->p.buf_num, bufsize = m->l->p.buf_size;
+	uint8_t *bufbase = (uint8_t *)m->base + m->l->buf_off;
+
+	if (from == to || sn < 2)
+		return;
+	for (unsigned mi = 0; mi < NMK_MAX_MON; mi++) {
+		uint64_t e = atomic_load_explicit(&k->mon[mi], memory_order_acquire);
+		if (e == 0)
+			continue;
+		uint32_t mk = (uint32_t)e, gen = (uint32_t)(e >> 32);
+		if (mk >= m->g.nkrings)
+			continue;
+		struct nmk_kring *kr = nmk_kring_at(m, mk);
+		uint32_t mn = kr->num_slots;
+		if (mn < 2 || mn > NMK_MAX_SLOTS)
+			continue;
+		uint32_t count = (to + sn - from) % sn, first = from;
+		uint32_t start, lidx;
+		struct nmk_lease *L = nmk_leases_of(m, mk);
+		uint32_t got = lease_take(m, kr, L, gen, count, &start, &lidx);
+		if (got == 0)
+			continue;
+		/* Short of room: keep the newest packets, starting on a
+		 * packet boundary. */
+		if (got < count) {
+			first = (from + (count - got)) % sn;
+			while (first != to && (src->slot[(first + sn - 1) % sn].flags & NS_MOREFRAG))
+				first = next_slot(first, sn);
+		}
+		struct netmap_ring *mring = nmk_ring_at(m->base, m->l, kr->ring_index);
+		uint32_t j = start, used = 0;
+		for (uint32_t i = first; i != to; i = next_slot(i, sn)) {
+			struct netmap_slot ss = src->slot[i];
+			struct netmap_slot *ds = &mring->slot[j];
+			uint32_t idx = ds->buf_idx;
+			uint16_t len = ss.len;
+			if (idx >= nbufs || ss.buf_idx >= nbufs || len > bufsize)
+				len = 0;
+			else
+				pkt_copy(bufbase + (uint64_t)idx * bufsize,
+					 bufbase + (uint64_t)ss.buf_idx * bufsize, len);
+			ds->len = len;
+			ds->flags = (uint16_t)((ss.flags & NS_MOREFRAG) | add_flags);
+			j = next_slot(j, mn);
+			used++;
+		}
+		if (lease_done(m, kr, L, lidx, used))
+			nmk_sync_wake_armed(m, kr, ctx);
+	}
+}
+
 /* ---- txsync ----------------------------------------------------------------- */
 
 struct batch {
@@ -447,6 +526,12 @@ static void deliver(struct batch *b, uint32_t port, struct dst_q *uq)
 	}
 	struct nmk_lease *L = nmk_leases_of(m, kidx);
 	uint32_t start, lidx;
+	/* A ring held up by a lease of a dead sender: complete it here, not
+	 * only in the receiver's rxsync, since a receiver asleep in poll never
+	 * syncs and nothing behind the dead lease (ours included) could be
+	 * published to wake it. */
+	if (recover_stale(m, k, L))
+		nmk_sync_wake_armed(m, k, b->ctx);
 	uint32_t got = lease_take(m, k, L, gen, want, &start, &lidx);
 	if (got == 0) {
 		if (atomic_load_explicit(&k->stopped, memory_order_relaxed) || k->gen != gen)
@@ -510,6 +595,9 @@ static void deliver(struct batch *b, uint32_t port, struct dst_q *uq)
 			bc = ft[bc].next;
 		}
 	}
+	/* Copy monitors of the destination see frames as they arrive. */
+	if (used && nmk_has_monitors(k))
+		nmk_mon_copy(m, k, ring_p, start, j, 0, b->ctx);
 	if (lease_done(m, k, L, lidx, used))
 		nmk_sync_wake_armed(m, k, b->ctx);
 
@@ -653,6 +741,11 @@ int nmk_vale_txsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_syn
 	const uint8_t *bufbase = (const uint8_t *)m->base + m->l->buf_off;
 	uint64_t tx_packets = 0, tx_bytes = 0, invalid = 0;
 	uint32_t bad_slot = NO_PKT, first = 0, frags = 0, pkt_bytes = 0;
+
+	/* Copy monitors see TX traffic before it is consumed. */
+	if (nmk_has_monitors(k))
+		nmk_mon_copy(m, k, ring, atomic_load_explicit(&k->hwcur, memory_order_relaxed) % n,
+			     head, NS_TXMON, ctx);
 
 	/* Preflush: snapshot the slots, group fragments, drop what is bad. */
 	for (uint32_t i = atomic_load_explicit(&k->hwcur, memory_order_relaxed) % n; i != head;

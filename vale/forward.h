@@ -35,6 +35,20 @@ void nmk_vale_recover_leases(const struct nmk_mem *m, struct nmk_kring *k, int f
 void nmk_vale_ring_stop(const struct nmk_mem *m, struct nmk_kring *k);
 int nmk_vale_ring_idle(const struct nmk_mem *m, struct nmk_kring *k);
 
+/* Copy slots [from, to) of ring `src` (in region m) to every copy monitor
+ * of kring k, adding `add_flags` (NS_TXMON for the TX direction).  When a
+ * monitor is short of room, its oldest packets are skipped. */
+void nmk_mon_copy(const struct nmk_mem *m, struct nmk_kring *k, const struct netmap_ring *src,
+		  uint32_t from, uint32_t to, uint16_t add_flags, struct nmk_sync_ctx *ctx);
+
+static inline int nmk_has_monitors(const struct nmk_kring *k)
+{
+	for (unsigned i = 0; i < NMK_MAX_MON; i++)
+		if (atomic_load_explicit(&k->mon[i], memory_order_relaxed))
+			return 1;
+	return 0;
+}
+
 /* Register (fn != NULL) or remove a lookup function for a switch, for the
  * senders of this process.  Returns 0 or -ENOMEM. */
 int nmk_vale_lookup_register(const char *sw, nmk_vale_lookup_fn fn, void *priv);

@@ -18,6 +18,7 @@
 
 #include "broker.h"
 #include "sync.h"
+#include "monitor.h"
 #include "vale.h"
 
 static struct conn *conns;
@@ -165,6 +166,8 @@ static void port_idle(struct port *p)
 {
 	if (p->kind == PORT_PIPE)
 		pipe_port_idle(p);
+	else if (p->kind == PORT_MON)
+		monitor_idle(p);
 	else
 		vale_port_idle(p);
 }
@@ -206,7 +209,7 @@ static void binding_release(struct binding *b)
 	if (p->kind == PORT_PIPE) {
 		port_wake_all(p);
 		port_wake_all(pipe_peer(p));
-	} else {
+	} else if (p->kind == PORT_VALE) {
 		vale_client_died(p);
 	}
 	if (p->nbindings == 0)
@@ -277,7 +280,7 @@ static int select_rings(const struct port *p, const struct nmreq_register *req,
 		break;
 	default:
 		snprintf(err, errlen, "%s: %s accept only the ALL_NIC and ONE_NIC modes (got %u)",
-			 p->name, p->kind == PORT_PIPE ? "pipes" : "VALE ports", req->nr_mode);
+			 p->name, p->kind == PORT_PIPE ? "pipes" : p->kind == PORT_MON ? "monitors" : "VALE ports", req->nr_mode);
 		return -EINVAL;
 	}
 	if (req->nr_flags & NR_TX_RINGS_ONLY)
@@ -416,9 +419,22 @@ static struct port *port_lookup(const char *name, const struct nmreq_register *r
 		return NULL;
 	}
 	if (req->nr_flags & (NR_MONITOR_TX | NR_MONITOR_RX | NR_ZCOPY_MON)) {
-		snprintf(err, errlen, "%s: monitors are not available in this version", name);
-		*status = -EOPNOTSUPP;
-		return NULL;
+		/* A monitor of an open port: find the port as it is named. */
+		struct port *parent = port_find(name);
+		if (parent == NULL)
+			parent = vale_persistent_port(name);
+		if (parent == NULL || parent->kind == PORT_MON) {
+			snprintf(err, errlen, "%s: no such open port to monitor", name);
+			*status = parent ? -EINVAL : -ENXIO;
+			return NULL;
+		}
+		if (parent->owner != cred->uid && cred->uid != 0) {
+			snprintf(err, errlen, "%s: belongs to uid %u, not to uid %u", name,
+				 (unsigned)parent->owner, (unsigned)cred->uid);
+			*status = -EACCES;
+			return NULL;
+		}
+		return monitor_get(name, parent, req, err, errlen, status);
 	}
 	if (strpbrk(name, "{}"))
 		return pipe_port_get(name, req, cred, err, errlen, status);
@@ -626,7 +642,7 @@ static void do_list(struct conn *c, uint32_t seq, const void *body, uint32_t len
 	l.nbindings = p->nbindings;
 	l.owner_uid = (uint32_t)p->owner;
 	l.mem_id = p->r->mem_id;
-	l.kind = 1;
+	l.kind = p->kind == PORT_MON ? 4 : 1;
 	if (p->kind == PORT_VALE)
 		vale_describe(p, &l);
 	nmk_msg_send(c->fd, NMK_MSG_LIST, seq, 0, &l, sizeof(l), NULL, 0);

@@ -30,6 +30,7 @@
 
 #include "broker.h"
 #include "client.h"
+#include "monitor.h"
 #include "vale.h"
 
 struct broker_config cfg = {
@@ -212,7 +213,7 @@ static void serve(int lfd)
 			pfds[i] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
 			owners[i] = c;
 		}
-		bool reaping = vale_reap();
+		bool reaping = vale_reap() | monitor_reap();
 		int timeout = reaping ? 10 : cfg.idle_exit ? 1000 : -1;
 		int r = poll(pfds, i, timeout);
 		if (r < 0 && errno != EINTR) {

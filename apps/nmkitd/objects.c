@@ -137,6 +137,7 @@ struct region *region_create(const char *label, uid_t owner,
 	r->buf_map[0] |= 3;
 	r->bufs_free = r->l.p.buf_num - 2;
 	r->buf_hint = 2;
+	r->refs = 1;            /* the creator's; monitors add theirs */
 	r->next = regions;
 	regions = r;
 	return r;

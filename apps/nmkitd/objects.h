@@ -38,7 +38,7 @@ struct region {
 	unsigned refs;                  /* ports living in it */
 };
 
-enum port_kind { PORT_PIPE = 1, PORT_VALE };
+enum port_kind { PORT_PIPE = 1, PORT_VALE, PORT_MON };
 
 struct ring_use {
 	uint32_t kring;                 /* kring = ring object index */

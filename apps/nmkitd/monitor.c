@@ -1,0 +1,284 @@
+/*
+ * monitor.c - copy monitors (reference §2.10).
+ *
+ * Registering "port" with /r, /t or /rt (NR_MONITOR_RX, NR_MONITOR_TX)
+ * creates a monitor of a port that is already open: a port with
+ * max(tx rings, rx rings) of the parent as RX rings and one TX ring (whose
+ * syncs fail, as in netmap).  Its rings live in the parent's region, so the
+ * processes that move the parent's packets can copy them into it: TX
+ * traffic at the parent's txsync, before it is consumed; RX traffic as it
+ * arrives.  The copying is netmap's, with leases, so that several senders
+ * can fill one monitor; a monitor short of room skips the oldest packets.
+ *
+ * A monitor goes away with its last registration: its entries leave the
+ * parent's rings, its rings stop, and it is freed when their leases drain.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "broker.h"
+#include "forward.h"
+#include "monitor.h"
+#include "sync.h"
+#include "vale.h"
+
+struct monitor {
+	uint64_t entry[2][NMK_MAX_RINGS];   /* value installed per parent ring */
+	char parent[64];
+	bool tx, rx;
+};
+
+struct mpending {
+	struct mpending *next;
+	struct port *p;
+};
+
+static struct mpending *mpendings;
+static unsigned mon_serial;
+static uint32_t mon_gen;
+
+/* The parent's krings a monitor watches: direction d (0 tx, 1 rx), ring i. */
+static uint32_t parent_kring(struct port *parent, int d, uint32_t i)
+{
+	if (d == 0)
+		return i < parent->ntx ? parent->tx[i].kring : NMK_NONE;
+	return i < parent->nrx ? parent->rx[i].kring : NMK_NONE;
+}
+
+static void detach_entries(struct port *mp)
+{
+	struct monitor *mon = mp->owner_obj;
+	struct port *parent = port_find(mon->parent);
+
+	if (parent == NULL || parent->r != mp->r)
+		return;
+	for (int d = 0; d < 2; d++) {
+		for (uint32_t i = 0; i < NMK_MAX_RINGS; i++) {
+			uint64_t e = mon->entry[d][i];
+			uint32_t k = parent_kring(parent, d, i);
+			if (e == 0 || k == NMK_NONE)
+				continue;
+			struct nmk_kring *kr = nmk_kring_at(&mp->r->m, k);
+			for (unsigned j = 0; j < NMK_MAX_MON; j++) {
+				uint64_t cur = e;
+				atomic_compare_exchange_strong(&kr->mon[j], &cur, 0);
+			}
+		}
+	}
+}
+
+static int ring_make(struct port *mp, bool tx, uint32_t i, uint32_t slots, char *err,
+		     size_t errlen)
+{
+	struct region *r = mp->r;
+	uint32_t k, *bufs;
+
+	if (region_alloc_ring(r, &k) < 0) {
+		snprintf(err, errlen, "%s: region %u has no free ring for a monitor", mp->name,
+			 r->mem_id);
+		return -ENOMEM;
+	}
+	(tx ? mp->tx : mp->rx)[i].kring = k;
+	bufs = malloc(sizeof(uint32_t) * slots);
+	if (bufs == NULL || region_alloc_bufs(r, bufs, slots) < 0) {
+		free(bufs);
+		snprintf(err, errlen, "%s: region %u has no %u free buffers for a monitor",
+			 mp->name, r->mem_id, slots);
+		return -ENOMEM;
+	}
+	nmk_ring_init(nmk_ring_at(r->mem, &r->l, k), &r->l, k, slots, (uint16_t)i,
+		      tx ? NMK_DIR_TX : NMK_DIR_RX, bufs);
+	free(bufs);
+	struct nmk_kring *kr = nmk_kring_at(&r->m, k);
+	memset(kr, 0, sizeof(*kr));
+	kr->ring_index = k;
+	kr->num_slots = slots;
+	/* Monitor RX rings are filled by producers through leases, exactly
+	 * like a VALE port's RX rings. */
+	kr->kind = tx ? NMK_KR_MON_TX : NMK_KR_VALE_RX;
+	kr->port = mp->port_index;
+	kr->peer = NMK_NONE;
+	kr->dir = tx ? NMK_DIR_TX : NMK_DIR_RX;
+	kr->ring_id = (uint16_t)i;
+	kr->gen = ++mon_gen;
+	kr->rtail = tx ? slots - 1 : 0;
+	return 0;
+}
+
+static void monitor_free(struct port *mp)
+{
+	struct region *r = mp->r;
+
+	free(mp->owner_obj);
+	mp->owner_obj = NULL;
+	port_destroy(mp);
+	region_put(r);
+}
+
+struct port *monitor_get(const char *name, struct port *parent, const struct nmreq_register *req,
+			 char *err, size_t errlen, int *status)
+{
+	bool want_tx = req->nr_flags & NR_MONITOR_TX, want_rx = req->nr_flags & NR_MONITOR_RX;
+
+	*status = -EINVAL;
+	if (req->nr_flags & NR_ZCOPY_MON) {
+		snprintf(err, errlen, "%s: zero-copy monitors (/z) are not available in this version; use /r, /t or /rt",
+			 name);
+		*status = -EOPNOTSUPP;
+		return NULL;
+	}
+	if (parent->nbindings == 0) {
+		snprintf(err, errlen, "%s: the port is not open, there is nothing to monitor", name);
+		return NULL;
+	}
+	uint32_t first = 0, last = parent->ntx > parent->nrx ? parent->ntx : parent->nrx;
+	if (req->nr_mode == NR_REG_ONE_NIC) {
+		if (req->nr_ringid >= last) {
+			snprintf(err, errlen, "%s: ring %u does not exist", name, req->nr_ringid);
+			return NULL;
+		}
+		first = req->nr_ringid;
+		last = first + 1;
+	} else if (req->nr_mode != NR_REG_ALL_NIC && req->nr_mode != NR_REG_DEFAULT) {
+		snprintf(err, errlen, "%s: monitors accept only the ALL_NIC and ONE_NIC modes", name);
+		return NULL;
+	}
+
+	struct port *mp = calloc(1, sizeof(*mp));
+	struct monitor *mon = calloc(1, sizeof(*mon));
+	if (mp == NULL || mon == NULL) {
+		free(mp);
+		free(mon);
+		snprintf(err, errlen, "out of memory");
+		*status = -ENOMEM;
+		return NULL;
+	}
+	snprintf(mon->parent, sizeof(mon->parent), "%s", parent->name);
+	mon->tx = want_tx;
+	mon->rx = want_rx;
+	snprintf(mp->name, sizeof(mp->name), "%s/%s%s#%u", parent->name, want_rx ? "r" : "",
+		 want_tx ? "t" : "", mon_serial++);
+	mp->kind = PORT_MON;
+	mp->r = parent->r;
+	mp->r->refs++;
+	mp->owner = parent->owner;
+	mp->owner_obj = mon;
+	mp->port_index = NMK_NONE;
+	mp->ntx = 1;
+	mp->nrx = parent->ntx > parent->nrx ? parent->ntx : parent->nrx;
+	mp->tx_slots = parent->tx_slots > parent->rx_slots ? parent->tx_slots : parent->rx_slots;
+	mp->rx_slots = mp->tx_slots;
+	mp->tx = calloc(mp->ntx, sizeof(*mp->tx));
+	mp->rx = calloc(mp->nrx, sizeof(*mp->rx));
+	if (!mp->tx || !mp->rx) {
+		free(mp->tx);
+		free(mp->rx);
+		free(mp);
+		free(mon);
+		parent->r->refs--;
+		snprintf(err, errlen, "out of memory");
+		*status = -ENOMEM;
+		return NULL;
+	}
+	mp->tx[0].kring = NMK_NONE;
+	for (uint32_t i = 0; i < mp->nrx; i++)
+		mp->rx[i].kring = NMK_NONE;
+	port_link(mp);
+	*status = -ENOMEM;
+	if (region_alloc_port(mp->r, &mp->port_index) < 0) {
+		snprintf(err, errlen, "%s: region %u has no free port entry", name, mp->r->mem_id);
+		goto fail;
+	}
+	if ((*status = ring_make(mp, true, 0, mp->tx_slots, err, errlen)) < 0)
+		goto fail;
+	for (uint32_t i = 0; i < mp->nrx; i++)
+		if ((*status = ring_make(mp, false, i, mp->rx_slots, err, errlen)) < 0)
+			goto fail;
+
+	/* Hook the monitor's RX ring i onto the parent's ring i. */
+	for (int d = 0; d < 2; d++) {
+		if ((d == 0 && !want_tx) || (d == 1 && !want_rx))
+			continue;
+		for (uint32_t i = first; i < last; i++) {
+			uint32_t k = parent_kring(parent, d, i);
+			if (k == NMK_NONE)
+				continue;
+			uint32_t mk = mp->rx[i].kring;
+			uint64_t e = mk | (uint64_t)nmk_kring_at(&mp->r->m, mk)->gen << 32;
+			struct nmk_kring *kr = nmk_kring_at(&mp->r->m, k);
+			unsigned j;
+			for (j = 0; j < NMK_MAX_MON; j++) {
+				uint64_t zero = 0;
+				if (atomic_compare_exchange_strong(&kr->mon[j], &zero, e))
+					break;
+			}
+			if (j == NMK_MAX_MON) {
+				snprintf(err, errlen, "%s: %s ring %u already has %u monitors (the limit)",
+					 name, d ? "rx" : "tx", i, NMK_MAX_MON);
+				*status = -EBUSY;
+				goto fail;
+			}
+			mon->entry[d][i] = e;
+		}
+	}
+	*status = 0;
+	if (cfg.verbose)
+		blog(LOG_INFO, "created monitor %s", mp->name);
+	return mp;
+fail:
+	detach_entries(mp);
+	monitor_free(mp);
+	return NULL;
+}
+
+/* Free a stopped monitor once its rings' leases have drained. */
+static bool try_free(struct port *mp)
+{
+	for (uint32_t i = 0; i < mp->nrx; i++) {
+		if (mp->rx[i].kring == NMK_NONE)
+			continue;
+		if (!nmk_vale_ring_idle(&mp->r->m, nmk_kring_at(&mp->r->m, mp->rx[i].kring)))
+			return false;
+	}
+	if (cfg.verbose)
+		blog(LOG_INFO, "removed monitor %s", mp->name);
+	monitor_free(mp);
+	return true;
+}
+
+void monitor_idle(struct port *mp)
+{
+	detach_entries(mp);
+	for (uint32_t i = 0; i < mp->nrx; i++)
+		if (mp->rx[i].kring != NMK_NONE)
+			nmk_vale_ring_stop(&mp->r->m, nmk_kring_at(&mp->r->m, mp->rx[i].kring));
+	if (try_free(mp))
+		return;
+	struct mpending *pe = malloc(sizeof(*pe));
+	if (pe == NULL)
+		return;
+	pe->p = mp;
+	pe->next = mpendings;
+	mpendings = pe;
+}
+
+bool monitor_reap(void)
+{
+	for (struct mpending **q = &mpendings; *q;) {
+		struct mpending *pe = *q;
+		if (try_free(pe->p)) {
+			*q = pe->next;
+			free(pe);
+		} else {
+			q = &pe->next;
+		}
+	}
+	return mpendings != NULL;
+}
