@@ -220,14 +220,24 @@ static int wake_fd_get(uint64_t id)
 	char err[200];
 	int fds[NMK_MSG_MAXFDS];
 	unsigned nfds = 0;
+	int ret = -1;
 
 	if (wake_cache[h].id == id)
 		return wake_cache[h].fd;
-	int side = side_connection();
-	if (side < 0)
-		return -1;
-	if (nmk_request(side, NMK_MSG_WAKEFD, &req, sizeof(req), NULL, NULL, fds, &nfds,
-			err, sizeof(err)) < 0 || nfds < 1) {
+	/* Twice: the side connection may lead to a broker that has since
+	 * been replaced; then connect to the current one. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int side = side_connection();
+		if (side < 0)
+			return -1;
+		ret = nmk_request(side, NMK_MSG_WAKEFD, &req, sizeof(req), NULL, NULL, fds, &nfds,
+				  err, sizeof(err));
+		if (ret != -ECONNRESET && ret != -EPIPE && ret != -ENOTCONN)
+			break;
+		close(side_fd);
+		side_fd = -1;
+	}
+	if (ret < 0 || nfds < 1) {
 		while (nfds)
 			close(fds[--nfds]);
 		return -1;
@@ -265,13 +275,18 @@ void nmk_wake_bindings(void *arg, const struct nmk_mem *m, uint32_t port_index, 
 		uint64_t id = atomic_load(&cp->binding[b]);
 		if (id == 0)
 			continue;
-		int fd = wake_fd_get(id);
-		if (fd < 0)
-			continue;
-		char byte = NMK_WAKE_BYTE;
-		if (send(fd, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
-		    (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN))
+		for (int attempt = 0; attempt < 2; attempt++) {
+			int fd = wake_fd_get(id);
+			if (fd < 0)
+				break;
+			char byte = NMK_WAKE_BYTE;
+			if (send(fd, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 0 ||
+			    (errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN))
+				break;
+			/* A stale fd (its broker or connection is gone): forget
+			 * it and ask once more. */
 			wake_fd_drop(id);
+		}
 	}
 	pthread_mutex_unlock(&wake_lock);
 }

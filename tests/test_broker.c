@@ -42,7 +42,7 @@ static int teardown(void **state)
 
 static bool alive(pid_t pid)
 {
-	return pid > 0 && kill(pid, 0) == 0;
+	return tu_alive(pid);
 }
 
 /* Eight processes open ports at once with no broker running: all succeed

@@ -60,13 +60,33 @@ pid_t tu_broker_pid(void)
 	return pid;
 }
 
+/* Alive and not a zombie: the broker is double-forked, so whoever reaps
+ * it (init) may take its time, and kill(pid, 0) succeeds on a zombie. */
+bool tu_alive(pid_t pid)
+{
+	char path[64], buf[256];
+	FILE *f;
+
+	if (pid <= 0 || kill(pid, 0) != 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return true;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *rp = strrchr(buf, ')');
+	return !(rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
+}
+
 void tu_teardown(void)
 {
 	pid_t pid = tu_broker_pid();
 	char path[300];
 
 	if (pid > 0 && kill(pid, SIGTERM) == 0) {
-		for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
+		for (int i = 0; i < 200 && tu_alive(pid); i++)
 			usleep(10000);
 	}
 	const char *files[] = { "nmkitd.pid", "nmkitd.lock", "nmkitd.sock" };

@@ -7,6 +7,7 @@
 #ifndef NMK_TESTUTIL_H
 #define NMK_TESTUTIL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -19,6 +20,9 @@ int tu_setup(const char *test_name);
 /* Stop this test's broker (SIGTERM, then wait for its exit) and remove the
  * runtime directory. */
 void tu_teardown(void);
+
+/* A process that exists and is not a zombie. */
+bool tu_alive(pid_t pid);
 
 /* The broker's pid (from its pid file), or -1. */
 pid_t tu_broker_pid(void);

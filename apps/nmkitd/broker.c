@@ -86,6 +86,12 @@ static void wake_kring(const struct port *p, uint32_t k, void *arg)
 void port_wake_all(struct port *p)
 {
 	port_krings(p, wake_kring, NULL);
+	/* Every binding, armed or not: a process killed after taking the
+	 * armed bits (nmk_sync_wake_armed) and before its wake-up byte went
+	 * out left them cleared, and its sleepers asleep for good.  Spurious
+	 * wake-ups are harmless. */
+	for (struct binding *b = p->bindings; b; b = b->next)
+		nmk_wake(b->conn->fd);
 }
 
 static void disarm_kring(const struct port *p, uint32_t k, void *arg)

@@ -18,6 +18,11 @@ static uint64_t binding_ids;
 
 uint64_t next_binding_id(void)
 {
+	/* Ids must never repeat across brokers either: a client that cached
+	 * a wake fd under an id from a broker that has since been replaced
+	 * must not find it naming someone else.  Start from the clock. */
+	if (binding_ids == 0)
+		binding_ids = nm_os_now_ns() << 8;
 	return ++binding_ids;
 }
 

@@ -539,6 +539,12 @@ void vale_client_died(struct port *p)
 		for (uint32_t j = 0; j < q->nrx; j++)
 			if (q->rx[j].kring != NMK_NONE)
 				nmk_vale_recover_leases(&s->r->m, nmk_kring_at(&s->r->m, q->rx[j].kring), 1);
+		/* Completing a lease publishes the frames queued behind it
+		 * (and frees no room): a receiver asleep in poll must hear of
+		 * them, since no sender may ever publish again to wake it.
+		 * Only armed sleepers are woken; spurious wake-ups are
+		 * harmless. */
+		port_wake_all(q);
 	}
 }
 
