@@ -600,6 +600,16 @@ struct netmap_ring *nmk_port_rxring(const struct nmk_port *p, unsigned i)
 	return nmk_ring_at(p->mem.base, p->mem.l, p->rx_kring[i]);
 }
 
+uint64_t nmk_port_rx_dropped(const struct nmk_port *p)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = p->info.first_rx_ring; i < p->info.last_rx_ring; i++)
+		n += atomic_load_explicit(&nmk_kring_at(&p->mem, p->rx_kring[i])->drops,
+					  memory_order_relaxed);
+	return n;
+}
+
 const char *nmk_port_error(const struct nmk_port *p)
 {
 	return p->err;

@@ -94,7 +94,8 @@ struct nmk_kring {
 	uint32_t lease_tail;            /* VALE: next lease to hand out (free-running) */
 	_Atomic uint32_t stopped;       /* VALE: the port is going away */
 	uint32_t gen;                   /* VALE: generation of the port owning it */
-	char pad2[64 - 24];
+	_Atomic uint64_t drops;         /* frames lost to this RX ring: it was full */
+	char pad2[64 - 32];
 
 	/* Bindings of `port` asleep waiting on this ring (bit b = slot b). */
 	_Atomic uint64_t armed;

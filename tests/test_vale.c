@@ -52,6 +52,9 @@
 #include <nmkit/nmkit.h>
 #include <nmkit/compat/net/netmap_user.h>
 
+#include "port.h"
+#include "shm.h"
+#include "vale_shm.h"
 #include "testutil.h"
 
 #define ETH_HLEN     14
@@ -97,6 +100,31 @@ struct shared {
 };
 
 static struct shared *sh;
+
+/*
+ * Frame by frame accounting of the long-lived stress senders: after each
+ * txsync a sender reads its own counters (it is their only writer), and
+ * since the frames of one batch to one destination are delivered in batch
+ * order until one does not fit, it knows exactly which of its frames were
+ * delivered; the receiver marks what it got.  The two maps must be equal.
+ */
+#define MAP_BITS (1u << 23)             /* frames per sender */
+struct maps {
+	_Atomic uint64_t delivered[MAX_SENDERS][MAP_BITS / 64];
+	_Atomic uint64_t received[MAX_SENDERS][MAP_BITS / 64];
+};
+static struct maps *maps;
+
+static void map_set(_Atomic uint64_t *map, uint64_t i)
+{
+	if (i < MAP_BITS)
+		atomic_fetch_or_explicit(&map[i / 64], UINT64_C(1) << (i % 64), memory_order_relaxed);
+}
+
+static bool map_get(_Atomic uint64_t *map, uint64_t i)
+{
+	return i < MAP_BITS && ((atomic_load_explicit(&map[i / 64], memory_order_relaxed) >> (i % 64)) & 1);
+}
 
 static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -244,6 +272,7 @@ static void broker_start(const char *test, const char *const *extra)
 	int n = 0;
 
 	memset(sh, 0, sizeof(*sh));
+	memset(maps, 0, sizeof(*maps));
 	assert_int_equal(tu_setup(test), 0);
 	argv[n++] = (char *)bin;
 	argv[n++] = (char *)"-f";
@@ -887,9 +916,10 @@ static int stress_receiver(const char *port, const uint8_t mac[6], uint32_t nsen
 				return 1;
 			}
 			next[id] = (uint64_t)idx + 1;
-			if (id < MAX_SENDERS && (!kill_case || id == 0))
+			if (id < MAX_SENDERS && (!kill_case || id == 0)) {
 				local[id]++;
-			else
+				map_set(maps->received[id], idx);
+			} else
 				killed++;
 			got++;
 		}
@@ -934,10 +964,17 @@ static int stress_sender(const char *port, uint32_t id, const uint8_t dst[6], ui
 	}
 	mac_of(mac, 0x100 + id);
 	struct netmap_ring *tx = nmk_port_txring(p, 0);
+	/* Our counters, in the switch's shared memory. */
+	const struct nmk_mem *m = &p->mem;
+	struct nmk_vale_port *vp = (struct nmk_vale_port *)((char *)m->ctrl + m->g.vale_off +
+		sizeof(struct nmk_vale_hdr)) + nmk_kring_at(m, p->tx_kring[0])->vport;
+	uint64_t fwd0 = atomic_load(&vp->forwarded);
+	uint64_t drop0 = atomic_load(&vp->drop_full) + atomic_load(&vp->drop_nodest);
 	while (!atomic_load(&sh->go))
 		sleep_us(200);
 	while (count ? n < count : !atomic_load(&sh->stop)) {
 		uint32_t burst = 1 + rnd(96);
+		uint64_t first = n;
 		for (uint32_t q = 0; q < burst && (!count || n < count); q++) {
 			uint64_t seq = (uint64_t)id << 32 | n;
 			uint32_t len = stress_len(seq);
@@ -952,6 +989,18 @@ static int stress_sender(const char *port, uint32_t id, const uint8_t dst[6], ui
 			report("%s: txsync: %s", port, nmk_port_error(p));
 			return 1;
 		}
+		uint64_t fwd = atomic_load(&vp->forwarded);
+		uint64_t drop = atomic_load(&vp->drop_full) + atomic_load(&vp->drop_nodest);
+		if ((fwd - fwd0) + (drop - drop0) != n - first) {
+			report("%s: a batch of %llu frames counted as %llu forwarded and %llu dropped",
+			       port, (unsigned long long)(n - first), (unsigned long long)(fwd - fwd0),
+			       (unsigned long long)(drop - drop0));
+			return 1;
+		}
+		for (uint64_t i = first; i < first + (fwd - fwd0); i++)
+			map_set(maps->delivered[id], i);
+		fwd0 = fwd;
+		drop0 = drop;
 		atomic_store(&sh->sent[id], n);
 		if (rnd(4) == 0)
 			sched_yield();
@@ -997,6 +1046,47 @@ static int run_sender(const void *a)
 {
 	const struct role *r = a;
 	return stress_sender(r->port, r->id, r->mac, r->count);
+}
+
+/* Frames of sender `id` (of `sent`) delivered but not received, or
+ * received but not delivered: fail with the first runs of them. */
+static void maps_compare(uint32_t id, uint64_t sent)
+{
+	char msg[400] = "";
+	size_t o = 0;
+	uint64_t bad = 0, i = 0;
+
+	if (sent > MAP_BITS)
+		sent = MAP_BITS;
+	while (i < sent) {
+		bool d = map_get(maps->delivered[id], i), r = map_get(maps->received[id], i);
+		if (d == r) {
+			i++;
+			continue;
+		}
+		uint64_t j = i;
+		while (j < sent && map_get(maps->delivered[id], j) == d &&
+		       map_get(maps->received[id], j) == r)
+			j++;
+		bad += j - i;
+		if (o < sizeof(msg) - 80) {
+			/* What the sender's batch did just before the run. */
+			uint64_t k = i;
+			while (k > 0 && i - k < 4096 && map_get(maps->delivered[id], k - 1))
+				k--;
+			o += (size_t)snprintf(msg + o, sizeof(msg) - o,
+					      " [%llu, %llu) %s (delivered run from %llu);",
+					      (unsigned long long)i, (unsigned long long)j,
+					      d ? "delivered, not received" : "received, not delivered",
+					      (unsigned long long)k);
+		}
+		i = j;
+	}
+	if (bad) {
+		kids_kill();
+		fail_msg("sender %u: %llu frame(s) where the switch and the receiver disagree:%s", id,
+			 (unsigned long long)bad, msg);
+	}
 }
 
 #define C4_SENDERS 3
@@ -1059,6 +1149,8 @@ static void test_many_senders(void **state)
 		total += got;
 		drops += st[i].drop_full;
 	}
+	for (uint32_t i = 0; i < C4_SENDERS; i++)
+		maps_compare(i, atomic_load(&sh->sent[i]));
 	sw_stats(rr.port, &sr);
 	assert_int_equal(sr.rx_packets, total);
 	atomic_store(&sh->release, 1);
@@ -1079,7 +1171,7 @@ static void test_many_senders(void **state)
 /* ---- 5. senders killed in the middle of their batches ----------------------- */
 
 #define KILL_BATCH  25
-#define KILL_TOTAL  250
+#define KILL_TOTAL  400
 
 /* A short-lived sender: its own port, frames to the receiver as fast as it
  * can, in large bursts (so that a kill often lands inside a lease), until
@@ -1133,6 +1225,48 @@ static int run_kill_receiver(const void *a)
 	return run_receiver(a);
 }
 
+/*
+ * For a failure report: the state of RX ring 0 of switch port `name`, as
+ * the control object holds it (seen through a probe port opened on the
+ * same switch, which shares the region).
+ */
+static void dump_rx_ring(const char *sw, const char *name)
+{
+	char probe[32], err[NMK_ERRBUF_SIZE];
+	struct nmk_vale_stats st;
+
+	snprintf(probe, sizeof(probe), "%s:probe", sw);
+	if (nmk_vale_get_stats(name, &st, err) < 0) {
+		printf("# dump: %s\n", err);
+		return;
+	}
+	struct nmk_port *p = nmk_port_open(probe, err);
+	if (p == NULL) {
+		printf("# dump: %s\n", err);
+		return;
+	}
+	const struct nmk_mem *m = &p->mem;
+	const struct nmk_vale_port *vp = (const struct nmk_vale_port *)
+		((char *)m->ctrl + m->g.vale_off + sizeof(struct nmk_vale_hdr)) + st.port_index;
+	uint32_t ki = vp->rx_kring[0];
+	struct nmk_kring *k = nmk_kring_at(m, ki);
+	struct netmap_ring *r = nmk_ring_at(m->base, m->l, k->ring_index);
+	const struct nmk_lease *L = nmk_leases_of(m, ki);
+	printf("# %s rx ring: kring %u, %u slots, state %u, hwcur %u hwtail %u, ring head %u "
+	       "cur %u tail %u, lock %u, busy %u, armed 0x%llx, stopped %u, leases [%u, %u)\n",
+	       name, ki, k->num_slots, atomic_load(&vp->state), atomic_load(&k->hwcur),
+	       atomic_load(&k->hwtail), r->head, r->cur, r->tail, atomic_load(&k->lock),
+	       atomic_load(&k->busy), (unsigned long long)atomic_load(&k->armed),
+	       atomic_load(&k->stopped), k->lease_head, k->lease_tail);
+	for (uint32_t i = k->lease_head; i != k->lease_tail && i - k->lease_head < NMK_LEASES; i++) {
+		const struct nmk_lease *l = &L[i % NMK_LEASES];
+		uint32_t pid = atomic_load((_Atomic uint32_t *)&l->pid);
+		printf("#   lease %u: [%u, %u) pid %u%s stamp %u\n", i, l->start, l->end, pid,
+		       pid && kill((pid_t)pid, 0) < 0 ? " (dead)" : "", l->stamp);
+	}
+	nmk_port_close(p);
+}
+
 static void test_kill_senders(void **state)
 {
 	char sw[16];
@@ -1152,7 +1286,7 @@ static void test_kill_senders(void **state)
 	rr.nsenders = 1;
 	/* The receiver sleeps until a sender wakes it: a ring stuck behind a
 	 * dead sender's lease would leave it asleep for good. */
-	rr.timeout_ms = getenv("KTO") ? atoi(getenv("KTO")) : -1;
+	rr.timeout_ms = -1;
 	rpid = spawn(run_kill_receiver, &rr, 100);
 	WAIT_FOR(atomic_load(&sh->ready), 5.0, "the receiver did not start");
 
@@ -1195,7 +1329,11 @@ static void test_kill_senders(void **state)
 		/* Progress: the other sender's frames keep arriving. */
 		uint64_t before = atomic_load(&sh->rcvd[0]);
 		double tb = tu_now();
-		WAIT_FOR(atomic_load(&sh->rcvd[0]) > before, 2.0,
+		while (atomic_load(&sh->rcvd[0]) == before && tu_now() - tb < 2.0)
+			sleep_us(500);
+		if (atomic_load(&sh->rcvd[0]) == before)
+			dump_rx_ring(sw, rr.port);      /* for the failure report */
+		WAIT_FOR(atomic_load(&sh->rcvd[0]) > before, 0.0,
 			 "after %u kills: no frame from the other sender for 2 s (ring stalled?); "
 			 "received %llu from it, %llu from killed senders", kills,
 			 (unsigned long long)before,
@@ -1223,6 +1361,7 @@ static void test_kill_senders(void **state)
 	check_children("end");
 
 	/* Exact accounting for the survivor, whatever the dead did. */
+	maps_compare(0, atomic_load(&sh->sent[0]));
 	struct nmk_vale_stats so;
 	sw_stats(ro.port, &so);
 	uint64_t sent = atomic_load(&sh->sent[0]), got = atomic_load(&sh->rcvd[0]);
@@ -1747,7 +1886,10 @@ static int group_setup(void **state)
 {
 	(void)state;
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	return sh == MAP_FAILED ? -1 : 0;
+	if (sh == MAP_FAILED)
+		return -1;
+	maps = mmap(NULL, sizeof(*maps), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return maps == MAP_FAILED ? -1 : 0;
 }
 
 static int group_teardown(void **state)
@@ -1755,6 +1897,7 @@ static int group_teardown(void **state)
 	(void)state;
 	kids_kill();
 	munmap(sh, sizeof(*sh));
+	munmap(maps, sizeof(*maps));
 	return 0;
 }
 

@@ -442,15 +442,19 @@ void nmk_mon_copy(const struct nmk_mem *m, struct nmk_kring *k, const struct net
 		uint32_t start, lidx;
 		struct nmk_lease *L = nmk_leases_of(m, mk);
 		uint32_t got = lease_take(m, kr, L, gen, count, &start, &lidx);
-		if (got == 0)
-			continue;
 		/* Short of room: keep the newest packets, starting on a
-		 * packet boundary. */
+		 * packet boundary, and count the others as dropped. */
 		if (got < count) {
 			first = (from + (count - got)) % sn;
 			while (first != to && (src->slot[(first + sn - 1) % sn].flags & NS_MOREFRAG))
 				first = next_slot(first, sn);
+			uint64_t lost = 0;
+			for (uint32_t i = from; i != first; i = next_slot(i, sn))
+				lost += !(src->slot[i].flags & NS_MOREFRAG);
+			atomic_fetch_add_explicit(&kr->drops, lost, memory_order_relaxed);
 		}
+		if (got == 0)
+			continue;
 		struct netmap_ring *mring = nmk_ring_at(m->base, m->l, kr->ring_index);
 		uint32_t j = start, used = 0;
 		for (uint32_t i = first; i != to; i = next_slot(i, sn)) {
@@ -534,10 +538,12 @@ static void deliver(struct batch *b, uint32_t port, struct dst_q *uq)
 		nmk_sync_wake_armed(m, k, b->ctx);
 	uint32_t got = lease_take(m, k, L, gen, want, &start, &lidx);
 	if (got == 0) {
-		if (atomic_load_explicit(&k->stopped, memory_order_relaxed) || k->gen != gen)
+		if (atomic_load_explicit(&k->stopped, memory_order_relaxed) || k->gen != gen) {
 			b->drop_nodest += packets;
-		else
+		} else {
 			b->drop_full += packets;
+			atomic_fetch_add_explicit(&k->drops, packets, memory_order_relaxed);
+		}
 		return;
 	}
 
@@ -606,6 +612,8 @@ static void deliver(struct batch *b, uint32_t port, struct dst_q *uq)
 	b->forwarded += done_u;
 	b->flooded += done - done_u;
 	b->drop_full += packets - done;
+	if (packets != done)
+		atomic_fetch_add_explicit(&k->drops, packets - done, memory_order_relaxed);
 }
 
 /* Pass 1: destinations.  Pass 2: deliveries.  Then reset the queues. */

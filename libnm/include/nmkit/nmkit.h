@@ -213,6 +213,12 @@ NMK_API int nmk_vale_set_lookup(const char *sw, nmk_vale_lookup_fn fn, void *pri
  */
 NMK_API int nmk_port_info_by_name(const char *name, struct nmk_port_info *info, char *errbuf);
 
+/**
+ * Frames lost to the bound RX rings of this port because they were full
+ * (VALE destinations and monitors), since the rings were created.
+ */
+NMK_API uint64_t nmk_port_rx_dropped(const struct nmk_port *port);
+
 /** The last error message on this handle ("" when none). */
 NMK_API const char *nmk_port_error(const struct nmk_port *port);
 
