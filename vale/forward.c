@@ -282,11 +282,14 @@ static bool recover_locked(const struct nmk_mem *m, struct nmk_kring *k, bool fo
 	return any;
 }
 
-void nmk_vale_recover_leases(const struct nmk_mem *m, struct nmk_kring *k, int force)
+int nmk_vale_recover_leases(const struct nmk_mem *m, struct nmk_kring *k, int force)
 {
+	bool moved;
+
 	lease_lock(k);
-	recover_locked(m, k, force != 0);
+	moved = recover_locked(m, k, force != 0);
 	lease_unlock(k);
+	return moved;
 }
 
 void nmk_vale_ring_stop(const struct nmk_mem *m, struct nmk_kring *k)
@@ -340,6 +343,15 @@ static uint32_t lease_take(const struct nmk_mem *m, struct nmk_kring *k, struct 
 			   uint32_t gen, uint32_t want, uint32_t *start, uint32_t *idx)
 {
 	uint32_t n = k->num_slots, got = 0;
+
+	/* A ring full of published packets has no room for anyone: say so
+	 * without taking the lock, whose cache line the receiver reads at
+	 * every rxsync (a sender much faster than its receiver would
+	 * otherwise slow the receiver down with every failed attempt). */
+	uint32_t tail = atomic_load_explicit(&k->hwtail, memory_order_relaxed) % n;
+	if ((tail + 1 == n ? 0 : tail + 1) ==
+	    atomic_load_explicit(&k->hwcur, memory_order_relaxed) % n)
+		return 0;
 
 	lease_lock(k);
 	if (atomic_load_explicit(&k->stopped, memory_order_relaxed) || k->gen != gen ||
