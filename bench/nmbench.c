@@ -33,6 +33,40 @@
 
 static double seconds = 2.0;
 
+/* Every case's figure, for the JSON file and the ratios. */
+struct result {
+	char name[64];
+	unsigned bytes;
+	double mpps, gbps;
+	double handoff_before, handoff_after;   /* ns; 0 = one core */
+	int cores;
+};
+static struct result results[64];
+static unsigned nresults;
+
+static void record(const char *name, unsigned bytes, double pps, int cores, double before,
+		   double after)
+{
+	if (nresults < 64) {
+		struct result *r = &results[nresults++];
+		snprintf(r->name, sizeof(r->name), "%s", name);
+		r->bytes = bytes;
+		r->mpps = pps / 1e6;
+		r->gbps = pps * bytes * 8 / 1e9;
+		r->cores = cores;
+		r->handoff_before = before;
+		r->handoff_after = after;
+	}
+}
+
+static const struct result *find(const char *name, unsigned bytes)
+{
+	for (unsigned i = 0; i < nresults; i++)
+		if (!strcmp(results[i].name, name) && results[i].bytes == bytes)
+			return &results[i];
+	return NULL;
+}
+
 static double now(void)
 {
 	return (double)nm_os_now_ns() * 1e-9;
@@ -87,13 +121,16 @@ static double handoff_ns(void)
 	}
 	atomic_store(&pong_stop, 1);
 	pthread_join(t, NULL);
+	if (n < 100)
+		return -1;      /* the other CPU never answered: busy */
 	qsort(rtt, n, sizeof(rtt[0]), cmp_u64);
 	return (double)rtt[n / 2] * 1e9 / (double)nm_os_cycles_hz() / 2;
 }
 
+/* The reference gives 40-55 ns near and 190-210 ns far on these hosts. */
 static const char *placement(double ns)
 {
-	return ns == 0 ? "single-cpu" : ns < 100 ? "near" : "far";
+	return ns < 0 ? "unmeasured" : ns == 0 ? "single-cpu" : ns < 120 ? "near" : "far";
 }
 
 /* ---- memcpy ceiling ------------------------------------------------------- */
@@ -118,6 +155,7 @@ static void bench_memcpy(unsigned len)
 	} while ((t1 = now()) - t0 < seconds / 2);
 	printf("%-34s %4u B  %8.2f Mcopies/s  %7.2f Gbit/s\n", "memcpy ring->ring, 1 core", len,
 	       (double)n / (t1 - t0) / 1e6, (double)n * len * 8 / (t1 - t0) / 1e9);
+	record("memcpy", len, (double)n / (t1 - t0), 1, 0, 0);
 	free(a);
 	free(b);
 }
@@ -193,62 +231,9 @@ static void bench_pipe1(unsigned len)
 	} while ((t1 = now()) - t0 < seconds);
 	printf("%-34s %4u B  %8.2f Mpps     %7.2f Gbit/s\n", "pipe loopback, 1 process, 1 core", len,
 	       (double)got / (t1 - t0) / 1e6, (double)got * len * 8 / (t1 - t0) / 1e9);
+	record("pipe_loopback", len, (double)got / (t1 - t0), 1, 0, 0);
 	nmk_port_close(tx);
 	nmk_port_close(rx);
-}
-
-static void bench_pipe2(unsigned len)
-{
-	char a[64], b[64];
-	snprintf(a, sizeof(a), "bq%d{1", (int)getpid());
-	snprintf(b, sizeof(b), "bq%d}1", (int)getpid());
-	double before = handoff_ns();
-	/* The shared counter and stop flag of the two processes. */
-	struct shared {
-		_Atomic uint64_t received;
-		_Atomic int stop, ready;
-	} *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	struct nmk_port *tx = open_or_die(a);
-
-	pid_t pid = fork();
-	if (pid == 0) {
-		nm_os_pin_thread(1);
-		struct nmk_port *rx = open_or_die(b);
-		struct netmap_ring *rr = nmk_port_rxring(rx, 0);
-		uint64_t got = 0;
-		atomic_store(&sh->ready, 1);
-		while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
-			uint32_t n = rx_burst(rx, rr);
-			got += n;
-			if (n == 0)
-				nmk_port_poll(rx, POLLIN, 10);
-			atomic_store_explicit(&sh->received, got, memory_order_relaxed);
-		}
-		nmk_port_close(rx);
-		_exit(0);
-	}
-	nm_os_pin_thread(0);
-	struct netmap_ring *tr = nmk_port_txring(tx, 0);
-	set_lengths(tr, len);
-	while (!atomic_load(&sh->ready))
-		usleep(1000);
-	double t0 = now(), t1;
-	uint64_t start = atomic_load(&sh->received);
-	do {
-		for (int i = 0; i < 64; i++)
-			if (tx_burst(tx, tr, len, 512) == 0)
-				nmk_port_poll(tx, POLLOUT, 10);
-	} while ((t1 = now()) - t0 < seconds);
-	uint64_t got = atomic_load(&sh->received) - start;
-	atomic_store(&sh->stop, 1);
-	waitpid(pid, NULL, 0);
-	nmk_port_close(tx);
-	double after = handoff_ns();
-	printf("%-34s %4u B  %8.2f Mpps     %7.2f Gbit/s   handoff %.0f/%.0f ns (%s/%s)\n",
-	       "pipe, 2 processes, cpu 0 -> cpu 1", len, (double)got / (t1 - t0) / 1e6,
-	       (double)got * len * 8 / (t1 - t0) / 1e9, before, after, placement(before),
-	       placement(after));
-	munmap(sh, sizeof(*sh));
 }
 
 /* ---- VALE -------------------------------------------------------------------- */
@@ -325,99 +310,116 @@ static void bench_vale1(const char *sw, unsigned len)
 	} while ((t1 = now()) - t0 < seconds);
 	printf("%-34s %4u B  %8.2f Mpps     %7.2f Gbit/s\n", "VALE loopback, 1 process, 1 core", len,
 	       (double)got / (t1 - t0) / 1e6, (double)got * len * 8 / (t1 - t0) / 1e9);
+	record("vale_loopback", len, (double)got / (t1 - t0), 1, 0, 0);
 	nmk_port_close(tx);
 	nmk_port_close(rx);
 }
 
-/*
- * Senders and receivers in processes of their own: senders pinned to CPU 0,
- * receivers to CPU 1 (all there is on two cores).  Unicast cases send to
- * the first receiver's learned MAC; broadcast cases flood to every receiver.
- */
-struct shared {
-	_Atomic uint64_t received[8];
-	_Atomic int stop, ready;
-};
+/* ---- two processes or more: pkt-gen --------------------------------------------- */
 
-static void bench_vale_procs(const char *label, const char *sw, unsigned nsend, unsigned nrecv,
-			     bool broadcast, unsigned len)
+static const char *pktgen(void)
 {
-	struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	pid_t kids[16];
-	unsigned nkids = 0;
-	uint8_t rmac[6];
+	const char *p = getenv("NMBENCH_PKTGEN");
+	return p && *p ? p : "apps/pkt-gen/pkt-gen";
+}
+
+static pid_t spawn(const char *log, const char *const *argv)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* pkt-gen's "Speed: 12.345 Mpps" line, in packets per second. */
+static double pktgen_speed(const char *log)
+{
+	FILE *f = fopen(log, "r");
+	char line[512];
+	double pps = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "Speed: ");
+		if (p == NULL)
+			continue;
+		char unit = 0;
+		double v = 0;
+		if (sscanf(p + 7, "%lf %c", &v, &unit) >= 1) {
+			double mult = unit == 'K' ? 1e3 : unit == 'M' ? 1e6 : unit == 'G' ? 1e9 : 1;
+			pps = v * mult;
+		}
+	}
+	fclose(f);
+	return pps;
+}
+
+/*
+ * pkt-gen senders pinned to CPU 0 and receivers pinned to CPU 1 (all
+ * there is on two cores), each its own process, for `seconds`; the figure
+ * is what the receivers got.  On a switch, unicast cases first teach it
+ * the first receiver's address (from a registration of that port that this
+ * process keeps while pkt-gen reads the same rings); broadcast cases flood.
+ */
+static void bench_pktgen(const char *name, const char *label, char **tx_ports, unsigned ntx,
+			 char **rx_ports, unsigned nrx, bool broadcast, unsigned len)
+{
+	char logs[8][64], lenbuf[16], dst[32];
+	pid_t rx[8], tx[8];
+	struct nmk_port *teach = NULL;
 	double before = handoff_ns();
 
-	memset(sh, 0, sizeof(*sh));
-	mac_of(rmac, 100);
-	for (unsigned r = 0; r < nrecv; r++) {
-		pid_t pid = fork();
-		if (pid == 0) {
-			char name[64];
-			uint8_t mac[6];
-			snprintf(name, sizeof(name), "%s:r%u", sw, r);
-			nm_os_pin_thread(1);
-			struct nmk_port *p = open_or_die(name);
-			struct netmap_ring *rr = nmk_port_rxring(p, 0);
-			mac_of(mac, 100 + r);
-			announce(p, mac);
-			uint64_t got = 0;
-			atomic_fetch_add(&sh->ready, 1);
-			while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
-				uint32_t n = rx_burst(p, rr);
-				got += n;
-				if (n == 0)
-					nmk_port_poll(p, POLLIN, 10);
-				atomic_store_explicit(&sh->received[r], got, memory_order_relaxed);
-			}
-			nmk_port_close(p);
-			_exit(0);
-		}
-		kids[nkids++] = pid;
+	snprintf(lenbuf, sizeof(lenbuf), "%u", len);
+	snprintf(dst, sizeof(dst), "%s", broadcast ? "ff:ff:ff:ff:ff:ff" : "02:00:00:00:00:65");
+	if (!broadcast && strncmp(rx_ports[0], "vale", 4) == 0) {
+		uint8_t mac[6];
+		mac_of(mac, 100);
+		teach = open_or_die(rx_ports[0]);
+		announce(teach, mac);
 	}
-	while ((unsigned)atomic_load(&sh->ready) < nrecv)
-		usleep(1000);
-	for (unsigned s = 0; s < nsend; s++) {
-		pid_t pid = fork();
-		if (pid == 0) {
-			char name[64];
-			uint8_t mac[6];
-			snprintf(name, sizeof(name), "%s:s%u", sw, s);
-			nm_os_pin_thread(0);
-			struct nmk_port *p = open_or_die(name);
-			struct netmap_ring *tr = nmk_port_txring(p, 0);
-			mac_of(mac, s);
-			set_frames(tr, broadcast ? bcast : rmac, mac, len);
-			atomic_fetch_add(&sh->ready, 1);
-			while (!atomic_load_explicit(&sh->stop, memory_order_relaxed))
-				tx_burst(p, tr, len, 512);
-			nmk_port_close(p);
-			_exit(0);
-		}
-		kids[nkids++] = pid;
+	for (unsigned i = 0; i < nrx; i++) {
+		snprintf(logs[i], sizeof(logs[i]), "/tmp/nmbench-rx%u-%d.log", i, (int)getpid());
+		const char *a[] = { pktgen(), "-f", "rx", "-i", rx_ports[i], "-a", "1", "-W", "-w", "0",
+				    NULL };
+		rx[i] = spawn(logs[i], a);
 	}
-	while ((unsigned)atomic_load(&sh->ready) < nrecv + nsend)
-		usleep(1000);
-	usleep(200000);         /* past the start-up */
-	uint64_t start[8], end[8], total = 0;
-	for (unsigned r = 0; r < nrecv; r++)
-		start[r] = atomic_load(&sh->received[r]);
-	double t0 = now();
-	usleep((useconds_t)(seconds * 1e6));
-	double t1 = now();
-	for (unsigned r = 0; r < nrecv; r++) {
-		end[r] = atomic_load(&sh->received[r]);
-		total += end[r] - start[r];
+	usleep(500000);
+	for (unsigned i = 0; i < ntx; i++) {
+		char log[64];
+		snprintf(log, sizeof(log), "/tmp/nmbench-tx%u-%d.log", i, (int)getpid());
+		const char *a[] = { pktgen(), "-f", "tx", "-i", tx_ports[i], "-a", "0", "-n", "0",
+				    "-l", lenbuf, "-D", dst, "-w", "0", NULL };
+		tx[i] = spawn(log, a);
 	}
-	atomic_store(&sh->stop, 1);
-	for (unsigned k = 0; k < nkids; k++)
-		waitpid(kids[k], NULL, 0);
+	usleep((useconds_t)(seconds * 1e6) + 300000);
+	for (unsigned i = 0; i < ntx; i++) {
+		kill(tx[i], SIGINT);
+		waitpid(tx[i], NULL, 0);
+	}
+	double total = 0;
+	for (unsigned i = 0; i < nrx; i++) {
+		/* -W: the receivers stop after a second of silence. */
+		for (int w = 0; w < 400 && waitpid(rx[i], NULL, WNOHANG) == 0; w++)
+			usleep(10000);
+		kill(rx[i], SIGKILL);
+		waitpid(rx[i], NULL, 0);
+		total += pktgen_speed(logs[i]);
+		unlink(logs[i]);
+	}
+	if (teach)
+		nmk_port_close(teach);
 	double after = handoff_ns();
-	printf("%-34s %4u B  %8.2f Mpps     %7.2f Gbit/s   handoff %.0f/%.0f ns (%s/%s)\n", label,
-	       len, (double)total / (t1 - t0) / 1e6, (double)total * len * 8 / (t1 - t0) / 1e9,
-	       before, after, placement(before), placement(after));
-	munmap(sh, sizeof(*sh));
+	printf("%-34s %4u B  %8.2f Mpps     %7.2f Gbit/s   handoff %.0f/%.0f ns (%s/%s)\n", label, len,
+	       total / 1e6, total * len * 8 / 1e9, before, after, placement(before), placement(after));
+	record(name, len, total, 2, before, after);
 }
 
 /* ---- DPDK memif, the reference ----------------------------------------------- */
@@ -512,6 +514,8 @@ static void stop_testpmd(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
+static double memif_before, memif_after;
+
 static double memif_pair(unsigned len)
 {
 	char sock[128], dsrv[64], dcli[64], vs[256], vc[256], txpkts[32];
@@ -533,6 +537,7 @@ static double memif_pair(unsigned len)
 	const char *ca[] = { "dpdk-testpmd", "--lcores", "0@0,1@0", "--no-pci", "--no-huge", "-m", "512",
 			     "-d", pmd, "--file-prefix", dcli, "--vdev", vc, "--", "--total-num-mbufs=16384",
 			     "--forward-mode=txonly", txpkts, "--stats-period=1", NULL };
+	memif_before = handoff_ns();
 	pid_t s = run_testpmd("/tmp/nmbench-memif-srv.log", sa);
 	usleep(1500000);
 	pid_t c = run_testpmd("/tmp/nmbench-memif-cli.log", ca);
@@ -540,6 +545,7 @@ static double memif_pair(unsigned len)
 	stop_testpmd(c);
 	stop_testpmd(s);
 	unlink(sock);
+	memif_after = handoff_ns();
 	return rx_pps("/tmp/nmbench-memif-srv.log", 1, 1);
 }
 
@@ -568,89 +574,149 @@ static double memif_loop(unsigned len)
 	return rx_pps("/tmp/nmbench-memif-loop.log", 2, 1);
 }
 
-static void print_ref(const char *label, unsigned len, double pps)
+static void print_ref(const char *name, const char *label, unsigned len, double pps, int cores,
+		      double before, double after)
 {
 	if (pps <= 0) {
 		printf("%-34s %4u B  (dpdk-testpmd with the memif PMD not found: no reference)\n", label, len);
 		return;
 	}
-	printf("%-34s %4u B  %8.2f Mpps     %7.2f Gbit/s\n", label, len, pps / 1e6, pps * len * 8 / 1e9);
+	if (cores == 1)
+		printf("%-34s %4u B  %8.2f Mpps     %7.2f Gbit/s\n", label, len, pps / 1e6,
+		       pps * len * 8 / 1e9);
+	else
+		printf("%-34s %4u B  %8.2f Mpps     %7.2f Gbit/s   handoff %.0f/%.0f ns (%s/%s)\n", label,
+		       len, pps / 1e6, pps * len * 8 / 1e9, before, after, placement(before),
+		       placement(after));
+	record(name, len, pps, cores, before, after);
+}
+
+/* Our figure as a ratio of the reference measured in the same run. */
+static void print_ratio(const char *ours, const char *ref, unsigned len)
+{
+	const struct result *a = find(ours, len), *b = find(ref, len);
+	if (a && b && b->mpps > 0)
+		printf("ratio %-28s %4u B  %6.2fx %s\n", ours, len, a->mpps / b->mpps, ref);
+}
+
+static void write_json(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL) {
+		fprintf(stderr, "nmbench: cannot write %s\n", path);
+		return;
+	}
+	fprintf(f, "{\n  \"cpus\": %d,\n  \"seconds_per_case\": %.1f,\n  \"cases\": [\n",
+		nm_os_ncpus(), seconds);
+	for (unsigned i = 0; i < nresults; i++) {
+		const struct result *r = &results[i];
+		fprintf(f, "    {\"case\": \"%s\", \"bytes\": %u, \"mpps\": %.3f, \"gbps\": %.3f, \"cores\": %d",
+			r->name, r->bytes, r->mpps, r->gbps, r->cores);
+		if (r->cores > 1)
+			fprintf(f, ", \"handoff_ns\": [%.0f, %.0f], \"placement\": [\"%s\", \"%s\"]",
+				r->handoff_before, r->handoff_after, placement(r->handoff_before),
+				placement(r->handoff_after));
+		fprintf(f, "}%s\n", i + 1 < nresults ? "," : "");
+	}
+	fprintf(f, "  ]\n}\n");
+	fclose(f);
+	printf("nmbench: results in %s\n", path);
+}
+
+static bool want(int argc, char **argv, const char *name)
+{
+	if (argc == 0)
+		return true;
+	for (int i = 0; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return true;
+	return false;
 }
 
 int main(int argc, char **argv)
 {
+	const char *json = "nmbench.json";
 	int c;
-	bool all = true, want_memcpy = false, want_pipe1 = false, want_pipe2 = false;
-	bool want_vale = false, want_memif = false, want_valeloop = false;
 
-	while ((c = getopt(argc, argv, "t:h")) != -1) {
+	while ((c = getopt(argc, argv, "t:j:h")) != -1) {
 		switch (c) {
 		case 't':
 			seconds = atof(optarg);
 			break;
+		case 'j':
+			json = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: nmbench [-t seconds] [memcpy|pipe1|pipe2|vale|valeloop|memif ...]\n");
+			fprintf(stderr, "usage: nmbench [-t seconds] [-j results.json] [memcpy|pipe|vale|valeloop|memif ...]\n");
 			return 2;
 		}
 	}
-	for (int i = optind; i < argc; i++) {
-		all = false;
-		if (!strcmp(argv[i], "memcpy"))
-			want_memcpy = true;
-		else if (!strcmp(argv[i], "pipe1"))
-			want_pipe1 = true;
-		else if (!strcmp(argv[i], "pipe2"))
-			want_pipe2 = true;
-		else if (!strcmp(argv[i], "vale"))
-			want_vale = true;
-		else if (!strcmp(argv[i], "memif"))
-			want_memif = true;
-		else if (!strcmp(argv[i], "valeloop"))
-			want_valeloop = true;
-		else {
-			fprintf(stderr, "nmbench: unknown case %s\n", argv[i]);
-			return 2;
-		}
-	}
+	argc -= optind;
+	argv += optind;
 	signal(SIGPIPE, SIG_IGN);
-	printf("nmbench: %d cpus, %.1f s per case, cycle counter %.2f GHz\n", nm_os_ncpus(),
-	       seconds, (double)nm_os_cycles_hz() / 1e9);
-	if (all || want_memcpy) {
+	printf("nmbench: %d cpus, %.1f s per case, cycle counter %.2f GHz\n", nm_os_ncpus(), seconds,
+	       (double)nm_os_cycles_hz() / 1e9);
+	printf("%-34s %6s  %-14s %-15s %s\n", "case", "frame", "rate", "bandwidth",
+	       "cache-line handoff cpu0<->cpu1 before/after (placement)");
+
+	char sw[16], p[8][48];
+	char *tx[4], *rx[4];
+	int id = (int)getpid() % 100000;
+	snprintf(sw, sizeof(sw), "valeb%d", id);
+
+	/* One core: the ceiling, then the loopbacks. */
+	if (want(argc, argv, "memcpy")) {
 		bench_memcpy(60);
 		bench_memcpy(1514);
 	}
-	if (all || want_pipe1) {
+	if (want(argc, argv, "pipe")) {
 		bench_pipe1(60);
 		bench_pipe1(1514);
 	}
-	if (all || want_pipe2) {
-		bench_pipe2(60);
-		bench_pipe2(1514);
-	}
-	char sw[16];
-	snprintf(sw, sizeof(sw), "valeb%d", (int)getpid() % 100000);
-	double loop60 = 0, loop1514 = 0, pair60 = 0, pair1514 = 0;
-	if (all || want_memif) {
-		loop60 = memif_loop(60);
-		loop1514 = memif_loop(1514);
-		print_ref("DPDK memif loopback, 1 core", 60, loop60);
-		print_ref("DPDK memif loopback, 1 core", 1514, loop1514);
-	}
-	if (all || want_vale) {
+	if (want(argc, argv, "vale") || want(argc, argv, "valeloop")) {
 		bench_vale1(sw, 60);
 		bench_vale1(sw, 1514);
-		bench_vale_procs("VALE 1 -> 1, cpu 0 -> cpu 1", sw, 1, 1, false, 60);
-		bench_vale_procs("VALE 1 -> 1, cpu 0 -> cpu 1", sw, 1, 1, false, 1514);
-		bench_vale_procs("VALE 2 -> 1, cpu 0 -> cpu 1", sw, 2, 1, false, 60);
-		bench_vale_procs("VALE broadcast 1 -> 3 (total)", sw, 1, 3, true, 60);
 	}
-	if (want_valeloop)
-		bench_vale1(sw, 60);
-	if (all || want_memif) {
-		pair60 = memif_pair(60);
-		pair1514 = memif_pair(1514);
-		print_ref("DPDK memif pair, cpu 0 -> cpu 1", 60, pair60);
-		print_ref("DPDK memif pair, cpu 0 -> cpu 1", 1514, pair1514);
+	if (want(argc, argv, "memif")) {
+		print_ref("memif_loopback", "DPDK memif loopback, 1 core", 60, memif_loop(60), 1, 0, 0);
+		print_ref("memif_loopback", "DPDK memif loopback, 1 core", 1514, memif_loop(1514), 1, 0, 0);
 	}
+	/* Two cores, each process pinned. */
+	if (want(argc, argv, "pipe")) {
+		snprintf(p[0], sizeof(p[0]), "bq%d{1", id);
+		snprintf(p[1], sizeof(p[1]), "bq%d}1", id);
+		tx[0] = p[0], rx[0] = p[1];
+		bench_pktgen("pipe_pair", "pipe, pkt-gen cpu 0 -> cpu 1", tx, 1, rx, 1, true, 60);
+	}
+	if (want(argc, argv, "vale")) {
+		for (int k = 0; k < 4; k++)
+			snprintf(p[k], sizeof(p[k]), "%s:s%d", sw, k);
+		for (int k = 0; k < 4; k++)
+			snprintf(p[4 + k], sizeof(p[4 + k]), "%s:r%d", sw, k);
+		tx[0] = p[0], tx[1] = p[1];
+		rx[0] = p[4], rx[1] = p[5], rx[2] = p[6];
+		bench_pktgen("vale_1_1", "VALE 1 -> 1, cpu 0 -> cpu 1", tx, 1, rx, 1, false, 60);
+		bench_pktgen("vale_1_1", "VALE 1 -> 1, cpu 0 -> cpu 1", tx, 1, rx, 1, false, 1514);
+		bench_pktgen("vale_2_1", "VALE 2 -> 1, cpu 0 -> cpu 1", tx, 2, rx, 1, false, 60);
+		bench_pktgen("vale_bcast_1_3", "VALE broadcast 1 -> 3 (total)", tx, 1, rx, 3, true, 60);
+	}
+	if (want(argc, argv, "memif")) {
+		double pps = memif_pair(60);
+		print_ref("memif_pair", "DPDK memif pair, cpu 0 -> cpu 1", 60, pps, 2, memif_before, memif_after);
+		pps = memif_pair(1514);
+		print_ref("memif_pair", "DPDK memif pair, cpu 0 -> cpu 1", 1514, pps, 2, memif_before, memif_after);
+	}
+
+	/* Ratios of figures measured in this run. */
+	for (unsigned len = 60; len; len = len == 60 ? 1514 : 0) {
+		print_ratio("pipe_loopback", "memcpy", len);
+		print_ratio("vale_loopback", "memcpy", len);
+		print_ratio("vale_loopback", "memif_loopback", len);
+		print_ratio("pipe_pair", "memif_pair", len);
+		print_ratio("vale_1_1", "memif_pair", len);
+		print_ratio("vale_2_1", "memif_pair", len);
+		print_ratio("vale_bcast_1_3", "memif_pair", len);
+	}
+	write_json(json);
 	return 0;
 }
