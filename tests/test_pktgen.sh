@@ -224,6 +224,11 @@ else
 	echo "ok: txseq sent $s, rxseq received $r"
 fi
 
+# A sanitizer build reports on stderr.
+if grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$dir"/*.err 2>/dev/null; then
+	fail "sanitizer reports (above files)"
+fi
+
 if [ $fails -ne 0 ]; then
 	echo "test_pktgen: $fails failure(s)"
 	exit 1

@@ -26,8 +26,9 @@ int nmk_vale_txsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_syn
 int nmk_vale_rxsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_sync_ctx *ctx);
 
 /* Complete leases of dead processes on one RX ring (used by the broker when
- * a client goes away, and by syncs that find a ring stuck). */
-void nmk_vale_recover_leases(const struct nmk_mem *m, struct nmk_kring *k, int force);
+ * a client goes away, and by syncs that find a ring stuck).  Returns
+ * nonzero if the ring's tail moved (its receiver should be woken). */
+int nmk_vale_recover_leases(const struct nmk_mem *m, struct nmk_kring *k, int force);
 
 /* Stop an RX ring (its port is leaving): no new lease is granted.  Then
  * nmk_vale_ring_idle tells when the leases granted before are done

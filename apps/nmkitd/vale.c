@@ -24,6 +24,7 @@
 #include "broker.h"
 #include "forward.h"
 #include "learn.h"
+#include "nm_os.h"
 #include "sync.h"
 #include "vale.h"
 #include "vale_shm.h"
@@ -39,6 +40,7 @@ struct vswitch {
 	struct port **slots;            /* by switch port index */
 	uint32_t *gens;
 	unsigned nports;                /* slots in use (active or stopping) */
+	uint64_t recover_until;         /* retry dead senders' leases until (ns) */
 };
 
 static struct vswitch *switches;
@@ -513,6 +515,8 @@ void vale_port_idle(struct port *p)
 		vale_port_remove(p);
 }
 
+static void switch_recover(struct vswitch *s, bool all);
+
 bool vale_reap(void)
 {
 	for (struct pending **q = &pendings; *q;) {
@@ -524,28 +528,54 @@ bool vale_reap(void)
 			q = &pe->next;
 		}
 	}
-	return pendings != NULL;
+	bool retry = false;
+	uint64_t now = nm_os_now_ns();
+	for (struct vswitch *s = switches; s; s = s->next) {
+		if (s->recover_until == 0)
+			continue;
+		if (now > s->recover_until) {
+			s->recover_until = 0;
+			continue;
+		}
+		switch_recover(s, false);
+		retry = true;
+	}
+	return pendings != NULL || retry;
 }
 
-void vale_client_died(struct port *p)
+/* Complete the leases that dead senders left on the switch's RX rings, and
+ * wake the receivers of rings that moved (of every port with `all`). */
+static void switch_recover(struct vswitch *s, bool all)
 {
-	/* Complete at once the leases a dead sender left on this switch. */
-	struct vswitch *s = p->owner_obj;
-
 	for (uint32_t i = 0; i < s->max_ports; i++) {
 		struct port *q = s->slots[i];
+		bool moved = false;
 		if (q == NULL)
 			continue;
 		for (uint32_t j = 0; j < q->nrx; j++)
 			if (q->rx[j].kring != NMK_NONE)
-				nmk_vale_recover_leases(&s->r->m, nmk_kring_at(&s->r->m, q->rx[j].kring), 1);
+				moved |= nmk_vale_recover_leases(&s->r->m,
+								 nmk_kring_at(&s->r->m, q->rx[j].kring), 1) != 0;
 		/* Completing a lease publishes the frames queued behind it
 		 * (and frees no room): a receiver asleep in poll must hear of
-		 * them, since no sender may ever publish again to wake it.
-		 * Only armed sleepers are woken; spurious wake-ups are
-		 * harmless. */
-		port_wake_all(q);
+		 * them, since no sender may ever publish again to wake it. */
+		if (moved || all)
+			port_wake_all(q);
 	}
+}
+
+void vale_client_died(struct port *p)
+{
+	struct vswitch *s = p->owner_obj;
+
+	/* Complete at once the leases a dead sender left on this switch, and
+	 * wake everyone: it may have died between taking the armed bits and
+	 * sending the wake-ups.  Spurious wake-ups are harmless. */
+	switch_recover(s, true);
+	/* A lease is completed only once its holder is seen dead, that is,
+	 * reaped, which its parent may do a little after we see the hang-up:
+	 * try again for a while (vale_reap). */
+	s->recover_until = nm_os_now_ns() + 2000000000u;
 }
 
 int vale_stats(struct port *p, struct nmk_msg_vale_stats *out)

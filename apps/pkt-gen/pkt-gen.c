@@ -74,7 +74,8 @@ struct targ {
 	_Atomic uint64_t pkts, bytes, events, min_space;
 	struct timespec tic, toc;       /* start and end of the measured run */
 	struct pg_frame frame;
-	uint64_t npackets;              /* this thread's share of -n (0 = forever) */
+	uint64_t npackets;              /* this thread's share of -n */
+	bool limited;                   /* -n was given (a share may be 0) */
 	int burst;
 	uint64_t tx_rate;               /* this thread's share of -R */
 	uint64_t tx_period_ns;
@@ -226,7 +227,9 @@ static unsigned send_packets(struct targ *t, struct netmap_ring *ring, uint64_t 
 	uint32_t head = ring->head, last = head, space = nm_ring_space(ring);
 	uint32_t bufsz = ring->nr_buf_size;
 	bool rubbish = g->options & OPT_RUBBISH, dump = g->options & OPT_DUMP;
-	bool copy_all = g->options & (OPT_COPY | OPT_MEMCPY);
+	/* A slot that carried a later part of a multi-slot packet does not
+	 * hold the frame's start: when packets may span slots, copy always. */
+	bool copy_all = (g->options & (OPT_COPY | OPT_MEMCPY)) || f->max_len > t->frag_size;
 	bool random_len = g->pkt_min_size > 0 && !f->raw;
 	bool varies = f->moving || random_len;
 	uint32_t full = f->max_len < bufsz ? f->max_len : bufsz;
@@ -341,7 +344,7 @@ static void *sender_body(void *arg)
 	}
 	t->tic = now_ts();
 	next = ts_ns(t->tic);
-	while (!is_cancelled() && (n == 0 || sent < n)) {
+	while (!is_cancelled() && (!t->limited || sent < n)) {
 		if (t->tx_rate && tosend <= 0) {
 			tosend = t->burst;
 			next += (int64_t)t->tx_period_ns;
@@ -366,9 +369,9 @@ static void *sender_body(void *arg)
 			uint64_t limit = t->tx_rate ? (uint64_t)tosend : (uint64_t)t->burst;
 			struct netmap_ring *ring = nmk_port_txring(t->port, i);
 
-			if (n > 0 && sent == n)
+			if (t->limited && sent == n)
 				break;
-			if (n > 0 && n - sent < limit)
+			if (t->limited && n - sent < limit)
 				limit = n - sent;
 			note_space(t, ring_free(ring, true));
 			if (nm_ring_empty(ring))
@@ -453,10 +456,12 @@ static void *receiver_body(void *arg)
 	if (setaffinity(t))
 		goto quit;
 	D("reading from %s fd %d", g->ifname, nmk_port_fd(t->port));
+	if (t->limited && n == 0)
+		goto out;       /* nothing left for this thread: it does not count */
 	if (wait_first_packet(t) < 0)
 		goto quit;
 	t->tic = now_ts();
-	while (!is_cancelled() && (n == 0 || pkts < n)) {
+	while (!is_cancelled() && (!t->limited || pkts < n)) {
 		int rv = nmk_port_poll(t->port, POLLIN, 1000);
 		if (rv < 0) {
 			D("poll error: %s", nmk_strerror(rv));
@@ -553,8 +558,11 @@ static void *txseq_body(void *arg)
 		int64_t limit = budget < (int64_t)space ? budget : (int64_t)space;
 		if (frags > 1)
 			limit = limit / frags * frags;   /* whole packets only */
-		if (limit <= 0)
+		if (limit <= 0) {
+			if (space < frags)
+				ring->cur = ring->tail;  /* poll: wait for more room */
 			continue;
+		}
 		uint32_t head = ring->head;
 		for (int64_t k = 0; k < limit; k++, seq++) {
 			struct netmap_slot *slot = &ring->slot[head];
@@ -1124,6 +1132,14 @@ static void sum_ctrs(const struct glob *g, struct pg_ctrs *c, uint64_t *min_spac
 	}
 }
 
+static bool all_done(const struct glob *g)
+{
+	for (int i = 0; i < g->nthreads; i++)
+		if (atomic_load(&g->targs[i].used))
+			return false;
+	return true;
+}
+
 static void main_thread(struct glob *g)
 {
 	struct pg_ctrs prev = { 0 }, cur;
@@ -1147,8 +1163,7 @@ static void main_thread(struct glob *g)
 				if (read(g->done_pipe[0], buf, sizeof(buf)) < 0) {
 					/* nothing: the pipe is non-blocking */
 				}
-				sum_ctrs(g, &cur, &min_space, &done);
-				if (done == g->nthreads)
+				if (all_done(g))
 					break;
 			}
 		}
@@ -1493,9 +1508,12 @@ int main(int argc, char **argv)
 	for (int i = 0; i < g->nthreads; i++) {
 		struct targ *t = &g->targs[i];
 		t->burst = g->burst;
+		if (g->body == txseq_body && t->burst < g->frags)
+			t->burst = g->frags;
 		t->frag_size = frag_size;
 		t->npackets = g->npackets / (uint64_t)g->nthreads +
 			      ((uint64_t)i < g->npackets % (uint64_t)g->nthreads ? 1 : 0);
+		t->limited = g->npackets > 0;
 		if (g->tx_rate > 0) {
 			t->tx_rate = g->tx_rate / (uint64_t)g->nthreads +
 				     ((uint64_t)i < g->tx_rate % (uint64_t)g->nthreads ? 1 : 0);
@@ -1506,6 +1524,8 @@ int main(int argc, char **argv)
 				t->burst = (int)lim;
 			if (t->burst == 0)
 				t->burst = 1;
+			if (g->body == txseq_body && t->burst < g->frags)
+				t->burst = g->frags;     /* whole packets per burst */
 			t->tx_period_ns = 1000000000ull * (uint64_t)t->burst / t->tx_rate;
 			if (i == 0)
 				period = t->tx_period_ns;
