@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "forward.h"
+#include "nm_os.h"
 #include "sync.h"
 
 /* ---- the per-ring try-lock ---------------------------------------------- */
@@ -65,7 +66,7 @@ static bool ring_tryget(struct nmk_kring *k)
 	if (atomic_compare_exchange_strong_explicit(&k->busy, &expected, me,
 						    memory_order_acquire, memory_order_relaxed))
 		return true;
-	if (expected != me && kill((pid_t)expected, 0) < 0 && errno == ESRCH)
+	if (expected != me && nm_os_pid_dead((pid_t)expected))
 		return atomic_compare_exchange_strong_explicit(&k->busy, &expected, me,
 							       memory_order_acquire,
 							       memory_order_relaxed);

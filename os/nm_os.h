@@ -62,6 +62,16 @@ struct nm_os_cred {
  * as they were when it connected. */
 int nm_os_peer_cred(int sock, struct nm_os_cred *cred);
 
+/* ---- processes ---------------------------------------------------------- */
+
+/*
+ * 1 when process `pid` is gone or a zombie (it will never run again), 0
+ * when it may still run.  Locks and leases in shared memory record their
+ * holder's pid: a dead holder's are taken over.  A zombie counts as dead,
+ * since its parent may reap it late or never.
+ */
+int nm_os_pid_dead(pid_t pid);
+
 /* ---- time --------------------------------------------------------------- */
 
 uint64_t nm_os_now_ns(void);            /* monotonic clock, nanoseconds */

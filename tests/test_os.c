@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nm_os.h"
@@ -447,6 +448,25 @@ test_cpus(void **state)
 
 /* ---- kernel netmap ------------------------------------------------------ */
 
+/* A live process, a zombie and a reaped one. */
+static void
+test_pid_dead(void **state)
+{
+	(void)state;
+	assert_int_equal(nm_os_pid_dead(getpid()), 0);
+	pid_t kid = fork();
+	if (kid == 0)
+		_exit(0);
+	assert_true(kid > 0);
+	/* Not reaped yet: a zombie, which never runs again. */
+	for (int i = 0; i < 200 && !nm_os_pid_dead(kid); i++)
+		usleep(5000);
+	assert_int_equal(nm_os_pid_dead(kid), 1);
+	assert_int_equal(waitpid(kid, NULL, 0), kid);
+	assert_int_equal(nm_os_pid_dead(kid), 1);
+	assert_int_equal(nm_os_pid_dead(0), 0);
+}
+
 static void
 test_kernel_netmap(void **state)
 {
@@ -474,6 +494,7 @@ main(void)
 		cmocka_unit_test(test_now_ns),
 		cmocka_unit_test(test_cycles),
 		cmocka_unit_test(test_cpus),
+		cmocka_unit_test(test_pid_dead),
 		cmocka_unit_test(test_kernel_netmap),
 	};
 

@@ -28,6 +28,7 @@
 
 #include "forward.h"
 #include "learn.h"
+#include "nm_os.h"
 #include "vale_shm.h"
 
 #define BATCH        1024u          /* netmap's NM_BDG_BATCH */
@@ -185,9 +186,22 @@ static uint32_t now_ms(void)
 	return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
 }
 
+/* Seconds for the learning table: 32 bits of seconds last 136 years,
+ * where now_ms() / 1000 would wrap every 49.7 days. */
+static uint32_t now_sec(void)
+{
+	struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+	return (uint32_t)ts.tv_sec;
+}
+
 static bool pid_dead(uint32_t pid)
 {
-	return pid != 0 && pid != nmk_my_pid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	return pid != 0 && pid != nmk_my_pid() && nm_os_pid_dead((pid_t)pid);
 }
 
 /* ---- the lease lock -------------------------------------------------------- */
@@ -380,6 +394,9 @@ static uint32_t lease_take(const struct nmk_mem *m, struct nmk_kring *k, struct 
 	atomic_store_explicit(&l->pid, nmk_my_pid(), memory_order_relaxed);
 	*idx = k->lease_tail;
 	*start = s;
+	/* The record must be whole before it counts: a holder killed
+	 * between the two leaves either no lease or a complete one. */
+	atomic_signal_fence(memory_order_release);
 	k->lease_tail++;
 out:
 	lease_unlock(k);
@@ -634,7 +651,7 @@ static void flush(struct batch *b)
 	struct nmk_vale_scratch *s = b->s;
 	struct ft_ent *ft = s->ft;
 	struct nmk_learn_table *tbl = NULL;
-	uint32_t now_s = now_ms() / 1000;
+	uint32_t now_s = now_sec();
 
 	if (b->nft == 0)
 		return;

@@ -35,6 +35,9 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <sys/user.h>
+#include <sys/sysctl.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -342,4 +345,23 @@ nm_os_kernel_netmap(void)
 		return 0;
 	close(fd);
 	return 1;
+}
+
+/* ---- processes ---------------------------------------------------------- */
+
+int
+nm_os_pid_dead(pid_t pid)
+{
+	struct kinfo_proc kp;
+	size_t len = sizeof(kp);
+	int mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)pid };
+
+	if (pid <= 0)
+		return 0;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return 1;
+	/* A zombie never runs again: treat it as dead. */
+	if (sysctl(mib, 4, &kp, &len, NULL, 0) < 0 || len == 0)
+		return errno == ESRCH;
+	return kp.ki_stat == SZOMB;
 }
