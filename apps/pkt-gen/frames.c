@@ -158,17 +158,6 @@ bool pg_range_single(const struct pg_range *r)
 	       memcmp(r->start, r->end, r->af == AF_INET ? 4 : 16) == 0;
 }
 
-void pg_range_start_str(const struct pg_range *r, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	inet_ntop(r->af, r->start, a, sizeof(a));
-	if (r->af == AF_INET)
-		snprintf(buf, len, "%s:%u", a, r->port0);
-	else
-		snprintf(buf, len, "[%s]:%u", a, r->port0);
-}
-
 int pg_mac_parse(const char *s, uint8_t mac[6])
 {
 	unsigned int v[6];
@@ -230,12 +219,6 @@ int pg_mac_of_interface(const char *ifname, char *buf, size_t len)
 
 /* ---- frames --------------------------------------------------------------- */
 
-static uint32_t l3_of(int af)
-{
-	(void)af;
-	return PG_ETH_LEN;
-}
-
 static uint32_t paylen_of(const struct pg_frame *f)
 {
 	return f->len > f->pay ? f->len - f->pay : 0;
@@ -254,7 +237,7 @@ static uint32_t payload_sum(const struct pg_frame *f, uint32_t paylen)
 
 static void fix_ip_csum(struct pg_frame *f)
 {
-	uint8_t *ip = f->data + l3_of(f->af);
+	uint8_t *ip = f->data + PG_ETH_LEN;
 
 	if (f->af != AF_INET)
 		return;     /* IPv6 has no header checksum */
@@ -264,7 +247,7 @@ static void fix_ip_csum(struct pg_frame *f)
 
 static void fix_udp_csum(struct pg_frame *f)
 {
-	uint8_t *ip = f->data + l3_of(f->af), *udp = f->data + f->l4;
+	uint8_t *ip = f->data + PG_ETH_LEN, *udp = f->data + f->l4;
 	uint32_t paylen = paylen_of(f), udplen = PG_UDP_LEN + paylen, sum;
 
 	/* Pseudo header: addresses, protocol, UDP length. */
@@ -282,7 +265,7 @@ static void fix_udp_csum(struct pg_frame *f)
 
 static void write_lengths(struct pg_frame *f)
 {
-	uint8_t *ip = f->data + l3_of(f->af), *udp = f->data + f->l4;
+	uint8_t *ip = f->data + PG_ETH_LEN, *udp = f->data + f->l4;
 	uint32_t paylen = paylen_of(f), udplen = PG_UDP_LEN + paylen;
 
 	if (f->af == AF_INET)
@@ -294,7 +277,7 @@ static void write_lengths(struct pg_frame *f)
 
 static void write_addrs(struct pg_frame *f)
 {
-	uint8_t *ip = f->data + l3_of(f->af), *udp = f->data + f->l4;
+	uint8_t *ip = f->data + PG_ETH_LEN, *udp = f->data + f->l4;
 
 	if (f->af == AF_INET) {
 		memcpy(ip + 12, f->cur_src, 4);

@@ -36,8 +36,6 @@ struct pg_range {
 int pg_range_parse(const char *spec, int af, struct pg_range *r, char *err, size_t errlen);
 /* Whether the range holds exactly one address and one port (and is not random). */
 bool pg_range_single(const struct pg_range *r);
-/* "10.0.0.1:1234" or "[fd00::1]:1234", for messages. */
-void pg_range_start_str(const struct pg_range *r, char *buf, size_t len);
 
 /* "aa:bb:cc:dd:ee:ff" -> 6 bytes; returns 0 or -1. */
 int pg_mac_parse(const char *s, uint8_t mac[6]);
