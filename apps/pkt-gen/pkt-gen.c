@@ -1447,7 +1447,10 @@ int main(int argc, char **argv)
 			die("%s", err);
 		t->g = g;
 		t->me = i;
-		t->affinity = g->affinity >= 0 ? (g->affinity + i) % g->cpus : -1;
+		/* Thread i on cpu (a + i), wrapped to the cpus the system has:
+		 * wrapping to -c (1 by default) would pin every thread of
+		 * "-a 1" to cpu 0. */
+		t->affinity = g->affinity >= 0 ? (g->affinity + i) % g->system_cpus : -1;
 		atomic_store(&t->min_space, UINT64_MAX);
 	}
 	const struct nmk_port_info *info = nmk_port_info(g->targs[0].port);
