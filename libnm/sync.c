@@ -373,6 +373,19 @@ static int pipe_rxsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_
 	if (ret < 0)
 		return ret;
 
+	/* Zero-copy monitors see the packets once released: the receiver's
+	 * own (/z on this end) and, since a pipe's TX slot completes when its
+	 * peer releases it, the sender's (/z on the other end).  Swapped
+	 * slots are marked NS_BUF_CHANGED, so step 1 hands the new buffers
+	 * back to the sender. */
+	uint32_t hw0 = atomic_load_explicit(&k->hwcur, memory_order_relaxed) % n;
+	if (hw0 != head) {
+		if (nmk_has_monitors(k))
+			nmk_mon_swap(m, k, ring, hw0, head, 0, ctx);
+		if (nmk_has_monitors(pk))
+			nmk_mon_swap(m, pk, ring, hw0, head, NS_TXMON, ctx);
+	}
+
 	/* 1. Give released slots [hwcur, head) back to the sender.  Only
 	 * slots the receiver marked NS_BUF_CHANGED (it swapped a buffer in, as
 	 * netmap requires it to say) are copied: the sender's slots are not

@@ -458,7 +458,7 @@ void nmk_mon_copy(const struct nmk_mem *m, struct nmk_kring *k, const struct net
 		return;
 	for (unsigned mi = 0; mi < NMK_MAX_MON; mi++) {
 		uint64_t e = atomic_load_explicit(&k->mon[mi], memory_order_acquire);
-		if (e == 0)
+		if (e == 0 || ((uint32_t)e & NMK_MON_ZCOPY))
 			continue;
 		uint32_t mk = (uint32_t)e, gen = (uint32_t)(e >> 32);
 		if (mk >= m->g.nkrings)
@@ -498,6 +498,61 @@ void nmk_mon_copy(const struct nmk_mem *m, struct nmk_kring *k, const struct net
 					 bufbase + (uint64_t)ss.buf_idx * bufsize, len);
 			ds->len = len;
 			ds->flags = (uint16_t)((ss.flags & NS_MOREFRAG) | add_flags);
+			j = next_slot(j, mn);
+			used++;
+		}
+		if (lease_done(m, kr, L, lidx, used))
+			nmk_sync_wake_armed(m, kr, ctx);
+	}
+}
+
+void nmk_mon_swap(const struct nmk_mem *m, struct nmk_kring *k, struct netmap_ring *ring,
+		  uint32_t from, uint32_t to, uint16_t add_flags, struct nmk_sync_ctx *ctx)
+{
+	const uint32_t sn = k->num_slots, nbufs = m->l->p.buf_num;
+
+	if (from == to || sn < 2)
+		return;
+	for (unsigned mi = 0; mi < NMK_MAX_MON; mi++) {
+		uint64_t e = atomic_load_explicit(&k->mon[mi], memory_order_acquire);
+		if (!((uint32_t)e & NMK_MON_ZCOPY))
+			continue;
+		uint32_t mk = (uint32_t)e & ~NMK_MON_ZCOPY, gen = (uint32_t)(e >> 32);
+		if (mk >= m->g.nkrings)
+			continue;
+		struct nmk_kring *kr = nmk_kring_at(m, mk);
+		uint32_t mn = kr->num_slots;
+		if (mn < 2 || mn > NMK_MAX_SLOTS)
+			continue;
+		uint32_t count = (to + sn - from) % sn, first = from, start, lidx;
+		struct nmk_lease *L = nmk_leases_of(m, mk);
+		uint32_t got = lease_take(m, kr, L, gen, count, &start, &lidx);
+		if (got < count) {
+			/* The oldest packets are skipped, as for copy monitors. */
+			first = (from + (count - got)) % sn;
+			while (first != to && (ring->slot[(first + sn - 1) % sn].flags & NS_MOREFRAG))
+				first = next_slot(first, sn);
+			uint64_t lost = 0;
+			for (uint32_t i = from; i != first; i = next_slot(i, sn))
+				lost += !(ring->slot[i].flags & NS_MOREFRAG);
+			atomic_fetch_add_explicit(&kr->drops, lost, memory_order_relaxed);
+		}
+		if (got == 0)
+			continue;
+		struct netmap_ring *mring = nmk_ring_at(m->base, m->l, kr->ring_index);
+		uint32_t j = start, used = 0;
+		for (uint32_t i = first; i != to; i = next_slot(i, sn)) {
+			struct netmap_slot *ss = &ring->slot[i], *ds = &mring->slot[j];
+			uint32_t mine = ds->buf_idx, theirs = ss->buf_idx;
+			if (mine < nbufs && theirs < nbufs) {
+				ds->buf_idx = theirs;
+				ds->len = ss->len;
+				ss->buf_idx = mine;
+			} else {
+				ds->len = 0;
+			}
+			ds->flags = (uint16_t)((ss->flags & NS_MOREFRAG) | add_flags | NS_BUF_CHANGED);
+			ss->flags |= NS_BUF_CHANGED;
 			j = next_slot(j, mn);
 			used++;
 		}
@@ -828,6 +883,11 @@ int nmk_vale_txsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_syn
 	}
 	flush(&b);
 
+	/* Zero-copy monitors see TX traffic once it is consumed: now. */
+	if (nmk_has_monitors(k))
+		nmk_mon_swap(m, k, ring, atomic_load_explicit(&k->hwcur, memory_order_relaxed) % n,
+			     head, NS_TXMON, ctx);
+
 	/* The whole ring is free again: senders never wait for receivers. */
 	atomic_store_explicit(&k->hwcur, head, memory_order_release);
 	k->rhead = head;
@@ -881,6 +941,9 @@ int nmk_vale_rxsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_syn
 		}
 		ring->slot[i].flags = flags & (uint16_t)~NS_BUF_CHANGED;
 	}
+	/* Zero-copy monitors see RX traffic once the reader releases it. */
+	if (head != hwcur && nmk_has_monitors(k))
+		nmk_mon_swap(m, k, ring, hwcur, head, 0, ctx);
 	if (head != hwcur)
 		atomic_store_explicit(&k->hwcur, head, memory_order_release);
 	k->rhead = head;

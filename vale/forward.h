@@ -42,6 +42,15 @@ int nmk_vale_ring_idle(const struct nmk_mem *m, struct nmk_kring *k);
 void nmk_mon_copy(const struct nmk_mem *m, struct nmk_kring *k, const struct netmap_ring *src,
 		  uint32_t from, uint32_t to, uint16_t add_flags, struct nmk_sync_ctx *ctx);
 
+/* Zero-copy monitors (/z) see traffic after it is consumed: swap the
+ * buffers of slots [from, to) of `ring` with slots of the monitor's ring,
+ * marking both NS_BUF_CHANGED. */
+void nmk_mon_swap(const struct nmk_mem *m, struct nmk_kring *k, struct netmap_ring *ring,
+		  uint32_t from, uint32_t to, uint16_t add_flags, struct nmk_sync_ctx *ctx);
+
+/* Monitor entries: kring | generation << 32; bit 31 marks a zero-copy one. */
+#define NMK_MON_ZCOPY 0x80000000u
+
 static inline int nmk_has_monitors(const struct nmk_kring *k)
 {
 	for (unsigned i = 0; i < NMK_MAX_MON; i++)

@@ -2,7 +2,10 @@
  * monitor.c - copy monitors (reference §2.10).
  *
  * Registering "port" with /r, /t or /rt (NR_MONITOR_RX, NR_MONITOR_TX)
- * creates a monitor of a port that is already open: a port with
+ * creates a copy monitor of a port that is already open, and /z
+ * (NR_ZCOPY_MON) a zero-copy one, which sees the traffic after it is
+ * consumed (TX when it completes, RX when the reader releases it) by
+ * swapping buffers with the port's slots instead of copying: a port with
  * max(tx rings, rx rings) of the parent as RX rings and one TX ring (whose
  * syncs fail, as in netmap).  Its rings live in the parent's region, so the
  * processes that move the parent's packets can copy them into it: TX
@@ -125,15 +128,12 @@ static void monitor_free(struct port *mp)
 struct port *monitor_get(const char *name, struct port *parent, const struct nmreq_register *req,
 			 char *err, size_t errlen, int *status)
 {
-	bool want_tx = req->nr_flags & NR_MONITOR_TX, want_rx = req->nr_flags & NR_MONITOR_RX;
+	bool zcopy = req->nr_flags & NR_ZCOPY_MON;
+	/* /z watches both directions, as in netmap. */
+	bool want_tx = zcopy || (req->nr_flags & NR_MONITOR_TX);
+	bool want_rx = zcopy || (req->nr_flags & NR_MONITOR_RX);
 
 	*status = -EINVAL;
-	if (req->nr_flags & NR_ZCOPY_MON) {
-		snprintf(err, errlen, "%s: zero-copy monitors (/z) are not available in this version; use /r, /t or /rt",
-			 name);
-		*status = -EOPNOTSUPP;
-		return NULL;
-	}
 	if (parent->nbindings == 0) {
 		snprintf(err, errlen, "%s: the port is not open, there is nothing to monitor", name);
 		return NULL;
@@ -163,8 +163,8 @@ struct port *monitor_get(const char *name, struct port *parent, const struct nmr
 	snprintf(mon->parent, sizeof(mon->parent), "%s", parent->name);
 	mon->tx = want_tx;
 	mon->rx = want_rx;
-	snprintf(mp->name, sizeof(mp->name), "%s/%s%s#%u", parent->name, want_rx ? "r" : "",
-		 want_tx ? "t" : "", mon_serial++);
+	snprintf(mp->name, sizeof(mp->name), "%s/%s%s%s#%u", parent->name, zcopy ? "z" : "",
+		 want_rx && !zcopy ? "r" : "", want_tx && !zcopy ? "t" : "", mon_serial++);
 	mp->kind = PORT_MON;
 	mp->r = parent->r;
 	mp->r->refs++;
@@ -211,7 +211,8 @@ struct port *monitor_get(const char *name, struct port *parent, const struct nmr
 			if (k == NMK_NONE)
 				continue;
 			uint32_t mk = mp->rx[i].kring;
-			uint64_t e = mk | (uint64_t)nmk_kring_at(&mp->r->m, mk)->gen << 32;
+			uint64_t e = (mk | (zcopy ? NMK_MON_ZCOPY : 0)) |
+				     (uint64_t)nmk_kring_at(&mp->r->m, mk)->gen << 32;
 			struct nmk_kring *kr = nmk_kring_at(&mp->r->m, k);
 			unsigned j;
 			for (j = 0; j < NMK_MAX_MON; j++) {
