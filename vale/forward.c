@@ -448,6 +448,49 @@ static inline void pkt_copy(uint8_t *dst, const uint8_t *src, uint32_t len)
 
 /* ---- copy monitors ----------------------------------------------------------- */
 
+/*
+ * Reserve room in the monitor ring of entry e for slots [from, to) of src
+ * (a ring of kring k's size).  When short of room, the oldest packets are
+ * skipped (and counted as the monitor's drops): *first is where copying
+ * starts.  Returns the slots reserved (0: nothing to do).
+ */
+static uint32_t mon_reserve(const struct nmk_mem *m, const struct nmk_kring *k, uint64_t e,
+			    const struct netmap_ring *src, uint32_t from, uint32_t to,
+			    struct nmk_kring **krp, uint32_t *start, uint32_t *lidx, uint32_t *first)
+{
+	const uint32_t sn = k->num_slots;
+	uint32_t mk = (uint32_t)e & ~NMK_MON_ZCOPY, gen = (uint32_t)(e >> 32);
+
+	if (mk >= m->g.nkrings)
+		return 0;
+	struct nmk_kring *kr = nmk_kring_at(m, mk);
+	if (kr->num_slots < 2 || kr->num_slots > NMK_MAX_SLOTS)
+		return 0;
+	uint32_t count = (to + sn - from) % sn;
+	uint32_t got = lease_take(m, kr, nmk_leases_of(m, mk), gen, count, start, lidx);
+	*first = from;
+	if (got < count) {
+		uint32_t f = (from + (count - got)) % sn;
+		while (f != to && (src->slot[(f + sn - 1) % sn].flags & NS_MOREFRAG))
+			f = next_slot(f, sn);
+		uint64_t lost = 0;
+		for (uint32_t i = from; i != f; i = next_slot(i, sn))
+			lost += !(src->slot[i].flags & NS_MOREFRAG);
+		atomic_fetch_add_explicit(&kr->drops, lost, memory_order_relaxed);
+		*first = f;
+	}
+	*krp = kr;
+	return got;
+}
+
+/* Complete a monitor lease and wake the monitor's reader. */
+static void mon_done(const struct nmk_mem *m, struct nmk_kring *kr, uint32_t lidx, uint32_t used,
+		     struct nmk_sync_ctx *ctx)
+{
+	if (lease_done(m, kr, nmk_leases_of(m, (uint32_t)(kr - nmk_kring_at(m, 0))), lidx, used))
+		nmk_sync_wake_armed(m, kr, ctx);
+}
+
 void nmk_mon_copy(const struct nmk_mem *m, struct nmk_kring *k, const struct netmap_ring *src,
 		  uint32_t from, uint32_t to, uint16_t add_flags, struct nmk_sync_ctx *ctx)
 {
@@ -458,31 +501,10 @@ void nmk_mon_copy(const struct nmk_mem *m, struct nmk_kring *k, const struct net
 		return;
 	for (unsigned mi = 0; mi < NMK_MAX_MON; mi++) {
 		uint64_t e = atomic_load_explicit(&k->mon[mi], memory_order_acquire);
-		if (e == 0 || ((uint32_t)e & NMK_MON_ZCOPY))
-			continue;
-		uint32_t mk = (uint32_t)e, gen = (uint32_t)(e >> 32);
-		if (mk >= m->g.nkrings)
-			continue;
-		struct nmk_kring *kr = nmk_kring_at(m, mk);
-		uint32_t mn = kr->num_slots;
-		if (mn < 2 || mn > NMK_MAX_SLOTS)
-			continue;
-		uint32_t count = (to + sn - from) % sn, first = from;
-		uint32_t start, lidx;
-		struct nmk_lease *L = nmk_leases_of(m, mk);
-		uint32_t got = lease_take(m, kr, L, gen, count, &start, &lidx);
-		/* Short of room: keep the newest packets, starting on a
-		 * packet boundary, and count the others as dropped. */
-		if (got < count) {
-			first = (from + (count - got)) % sn;
-			while (first != to && (src->slot[(first + sn - 1) % sn].flags & NS_MOREFRAG))
-				first = next_slot(first, sn);
-			uint64_t lost = 0;
-			for (uint32_t i = from; i != first; i = next_slot(i, sn))
-				lost += !(src->slot[i].flags & NS_MOREFRAG);
-			atomic_fetch_add_explicit(&kr->drops, lost, memory_order_relaxed);
-		}
-		if (got == 0)
+		struct nmk_kring *kr;
+		uint32_t start, lidx, first;
+		if (e == 0 || ((uint32_t)e & NMK_MON_ZCOPY) ||
+		    mon_reserve(m, k, e, src, from, to, &kr, &start, &lidx, &first) == 0)
 			continue;
 		struct netmap_ring *mring = nmk_ring_at(m->base, m->l, kr->ring_index);
 		uint32_t j = start, used = 0;
@@ -498,11 +520,10 @@ void nmk_mon_copy(const struct nmk_mem *m, struct nmk_kring *k, const struct net
 					 bufbase + (uint64_t)ss.buf_idx * bufsize, len);
 			ds->len = len;
 			ds->flags = (uint16_t)((ss.flags & NS_MOREFRAG) | add_flags);
-			j = next_slot(j, mn);
+			j = next_slot(j, kr->num_slots);
 			used++;
 		}
-		if (lease_done(m, kr, L, lidx, used))
-			nmk_sync_wake_armed(m, kr, ctx);
+		mon_done(m, kr, lidx, used, ctx);
 	}
 }
 
@@ -515,29 +536,10 @@ void nmk_mon_swap(const struct nmk_mem *m, struct nmk_kring *k, struct netmap_ri
 		return;
 	for (unsigned mi = 0; mi < NMK_MAX_MON; mi++) {
 		uint64_t e = atomic_load_explicit(&k->mon[mi], memory_order_acquire);
-		if (!((uint32_t)e & NMK_MON_ZCOPY))
-			continue;
-		uint32_t mk = (uint32_t)e & ~NMK_MON_ZCOPY, gen = (uint32_t)(e >> 32);
-		if (mk >= m->g.nkrings)
-			continue;
-		struct nmk_kring *kr = nmk_kring_at(m, mk);
-		uint32_t mn = kr->num_slots;
-		if (mn < 2 || mn > NMK_MAX_SLOTS)
-			continue;
-		uint32_t count = (to + sn - from) % sn, first = from, start, lidx;
-		struct nmk_lease *L = nmk_leases_of(m, mk);
-		uint32_t got = lease_take(m, kr, L, gen, count, &start, &lidx);
-		if (got < count) {
-			/* The oldest packets are skipped, as for copy monitors. */
-			first = (from + (count - got)) % sn;
-			while (first != to && (ring->slot[(first + sn - 1) % sn].flags & NS_MOREFRAG))
-				first = next_slot(first, sn);
-			uint64_t lost = 0;
-			for (uint32_t i = from; i != first; i = next_slot(i, sn))
-				lost += !(ring->slot[i].flags & NS_MOREFRAG);
-			atomic_fetch_add_explicit(&kr->drops, lost, memory_order_relaxed);
-		}
-		if (got == 0)
+		struct nmk_kring *kr;
+		uint32_t start, lidx, first;
+		if (!((uint32_t)e & NMK_MON_ZCOPY) ||
+		    mon_reserve(m, k, e, ring, from, to, &kr, &start, &lidx, &first) == 0)
 			continue;
 		struct netmap_ring *mring = nmk_ring_at(m->base, m->l, kr->ring_index);
 		uint32_t j = start, used = 0;
@@ -553,11 +555,10 @@ void nmk_mon_swap(const struct nmk_mem *m, struct nmk_kring *k, struct netmap_ri
 			}
 			ds->flags = (uint16_t)((ss->flags & NS_MOREFRAG) | add_flags | NS_BUF_CHANGED);
 			ss->flags |= NS_BUF_CHANGED;
-			j = next_slot(j, mn);
+			j = next_slot(j, kr->num_slots);
 			used++;
 		}
-		if (lease_done(m, kr, L, lidx, used))
-			nmk_sync_wake_armed(m, kr, ctx);
+		mon_done(m, kr, lidx, used, ctx);
 	}
 }
 

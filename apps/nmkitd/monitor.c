@@ -77,44 +77,6 @@ static void detach_entries(struct port *mp)
 	}
 }
 
-static int ring_make(struct port *mp, bool tx, uint32_t i, uint32_t slots, char *err,
-		     size_t errlen)
-{
-	struct region *r = mp->r;
-	uint32_t k, *bufs;
-
-	if (region_alloc_ring(r, &k) < 0) {
-		snprintf(err, errlen, "%s: region %u has no free ring for a monitor", mp->name,
-			 r->mem_id);
-		return -ENOMEM;
-	}
-	(tx ? mp->tx : mp->rx)[i].kring = k;
-	bufs = malloc(sizeof(uint32_t) * slots);
-	if (bufs == NULL || region_alloc_bufs(r, bufs, slots) < 0) {
-		free(bufs);
-		snprintf(err, errlen, "%s: region %u has no %u free buffers for a monitor",
-			 mp->name, r->mem_id, slots);
-		return -ENOMEM;
-	}
-	nmk_ring_init(nmk_ring_at(r->mem, &r->l, k), &r->l, k, slots, (uint16_t)i,
-		      tx ? NMK_DIR_TX : NMK_DIR_RX, bufs);
-	free(bufs);
-	struct nmk_kring *kr = nmk_kring_at(&r->m, k);
-	memset(kr, 0, sizeof(*kr));
-	kr->ring_index = k;
-	kr->num_slots = slots;
-	/* Monitor RX rings are filled by producers through leases, exactly
-	 * like a VALE port's RX rings. */
-	kr->kind = tx ? NMK_KR_MON_TX : NMK_KR_VALE_RX;
-	kr->port = mp->port_index;
-	kr->peer = NMK_NONE;
-	kr->dir = tx ? NMK_DIR_TX : NMK_DIR_RX;
-	kr->ring_id = (uint16_t)i;
-	kr->gen = ++mon_gen;
-	kr->rtail = tx ? slots - 1 : 0;
-	return 0;
-}
-
 static void monitor_free(struct port *mp)
 {
 	struct region *r = mp->r;
@@ -151,10 +113,15 @@ struct port *monitor_get(const char *name, struct port *parent, const struct nmr
 		return NULL;
 	}
 
-	struct port *mp = calloc(1, sizeof(*mp));
 	struct monitor *mon = calloc(1, sizeof(*mon));
-	if (mp == NULL || mon == NULL) {
-		free(mp);
+	char mname[64];
+	uint32_t nrx = parent->ntx > parent->nrx ? parent->ntx : parent->nrx;
+	uint32_t slots = parent->tx_slots > parent->rx_slots ? parent->tx_slots : parent->rx_slots;
+	snprintf(mname, sizeof(mname), "%s/%s%s%s#%u", parent->name, zcopy ? "z" : "",
+		 want_rx && !zcopy ? "r" : "", want_tx && !zcopy ? "t" : "", mon_serial++);
+	struct port *mp = mon ? port_new(mname, PORT_MON, parent->r, parent->owner, 1, nrx, slots,
+					 slots) : NULL;
+	if (mp == NULL) {
 		free(mon);
 		snprintf(err, errlen, "out of memory");
 		*status = -ENOMEM;
@@ -163,43 +130,21 @@ struct port *monitor_get(const char *name, struct port *parent, const struct nmr
 	snprintf(mon->parent, sizeof(mon->parent), "%s", parent->name);
 	mon->tx = want_tx;
 	mon->rx = want_rx;
-	snprintf(mp->name, sizeof(mp->name), "%s/%s%s%s#%u", parent->name, zcopy ? "z" : "",
-		 want_rx && !zcopy ? "r" : "", want_tx && !zcopy ? "t" : "", mon_serial++);
-	mp->kind = PORT_MON;
-	mp->r = parent->r;
-	mp->r->refs++;
-	mp->owner = parent->owner;
 	mp->owner_obj = mon;
-	mp->port_index = NMK_NONE;
-	mp->ntx = 1;
-	mp->nrx = parent->ntx > parent->nrx ? parent->ntx : parent->nrx;
-	mp->tx_slots = parent->tx_slots > parent->rx_slots ? parent->tx_slots : parent->rx_slots;
-	mp->rx_slots = mp->tx_slots;
-	mp->tx = calloc(mp->ntx, sizeof(*mp->tx));
-	mp->rx = calloc(mp->nrx, sizeof(*mp->rx));
-	if (!mp->tx || !mp->rx) {
-		free(mp->tx);
-		free(mp->rx);
-		free(mp);
-		free(mon);
-		parent->r->refs--;
-		snprintf(err, errlen, "out of memory");
-		*status = -ENOMEM;
-		return NULL;
-	}
-	mp->tx[0].kring = NMK_NONE;
-	for (uint32_t i = 0; i < mp->nrx; i++)
-		mp->rx[i].kring = NMK_NONE;
-	port_link(mp);
+	mp->r->refs++;
 	*status = -ENOMEM;
 	if (region_alloc_port(mp->r, &mp->port_index) < 0) {
 		snprintf(err, errlen, "%s: region %u has no free port entry", name, mp->r->mem_id);
 		goto fail;
 	}
-	if ((*status = ring_make(mp, true, 0, mp->tx_slots, err, errlen)) < 0)
+	/* Monitor RX rings are filled by producers through leases, exactly
+	 * like a VALE port's RX rings; the TX ring cannot send. */
+	if ((*status = port_ring_create(mp, true, 0, mp->tx_slots, NMK_KR_MON_TX, ++mon_gen, true,
+					err, errlen)) < 0)
 		goto fail;
 	for (uint32_t i = 0; i < mp->nrx; i++)
-		if ((*status = ring_make(mp, false, i, mp->rx_slots, err, errlen)) < 0)
+		if ((*status = port_ring_create(mp, false, i, mp->rx_slots, NMK_KR_VALE_RX, ++mon_gen,
+						true, err, errlen)) < 0)
 			goto fail;
 
 	/* Hook the monitor's RX ring i onto the parent's ring i. */

@@ -325,3 +325,75 @@ void port_destroy(struct port *p)
 	free(p);
 }
 
+
+struct port *port_new(const char *name, enum port_kind kind, struct region *r, uid_t owner,
+		      uint32_t ntx, uint32_t nrx, uint32_t tx_slots, uint32_t rx_slots)
+{
+	struct port *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->kind = kind;
+	p->r = r;
+	p->owner = owner;
+	p->port_index = NMK_NONE;
+	p->ntx = ntx;
+	p->nrx = nrx;
+	p->tx_slots = tx_slots;
+	p->rx_slots = rx_slots;
+	p->tx = calloc(ntx ? ntx : 1, sizeof(*p->tx));
+	p->rx = calloc(nrx ? nrx : 1, sizeof(*p->rx));
+	if (!p->tx || !p->rx) {
+		free(p->tx);
+		free(p->rx);
+		free(p);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < ntx; i++)
+		p->tx[i].kring = NMK_NONE;
+	for (uint32_t i = 0; i < nrx; i++)
+		p->rx[i].kring = NMK_NONE;
+	port_link(p);
+	return p;
+}
+
+int port_ring_create(struct port *p, bool tx, uint32_t i, uint32_t slots, uint32_t kind,
+		     uint32_t gen, bool own_bufs, char *err, size_t errlen)
+{
+	struct region *r = p->r;
+	uint32_t k, *bufs = NULL;
+
+	if (region_alloc_ring(r, &k) < 0) {
+		snprintf(err, errlen, "%s: region %u is full: ring pool of %u rings exhausted",
+			 p->name, r->mem_id, r->l.p.ring_num);
+		return -ENOMEM;
+	}
+	(tx ? p->tx : p->rx)[i].kring = k;
+	if (own_bufs) {
+		bufs = malloc(sizeof(uint32_t) * slots);
+		if (bufs == NULL || region_alloc_bufs(r, bufs, slots) < 0) {
+			free(bufs);
+			snprintf(err, errlen, "%s: region %u is full: %u buffers wanted, %u free",
+				 p->name, r->mem_id, slots, r->bufs_free);
+			return -ENOMEM;
+		}
+	}
+	nmk_ring_init(nmk_ring_at(r->mem, &r->l, k), &r->l, k, slots, (uint16_t)i,
+		      tx ? NMK_DIR_TX : NMK_DIR_RX, bufs);
+	free(bufs);
+	/* The kring last: a ring whose set-up failed keeps num_slots 0, so
+	 * port_destroy frees none of its (unallocated) buffers. */
+	struct nmk_kring *kr = nmk_kring_at(&r->m, k);
+	memset(kr, 0, sizeof(*kr));
+	kr->ring_index = k;
+	kr->num_slots = slots;
+	kr->kind = kind;
+	kr->port = p->port_index;
+	kr->peer = NMK_NONE;
+	kr->dir = tx ? NMK_DIR_TX : NMK_DIR_RX;
+	kr->ring_id = (uint16_t)i;
+	kr->gen = gen;
+	kr->rtail = tx ? slots - 1 : 0;
+	return 0;
+}

@@ -109,6 +109,15 @@ void port_unlink(struct port *p);
 struct port *port_first(void);
 struct port *port_next(struct port *p);
 struct port *port_find(const char *name);
+/* A new port in region r with every ring unset, in the port list. */
+struct port *port_new(const char *name, enum port_kind kind, struct region *r, uid_t owner,
+		      uint32_t ntx, uint32_t nrx, uint32_t tx_slots, uint32_t rx_slots);
+/* Ring i (TX or RX) of port p: a ring object in its region and a kring of
+ * `kind` (enum nmk_kring_kind) and generation `gen`; with own_bufs a buffer
+ * per slot, else every slot on buffer 0 (a pipe's RX ring).  0, or -ENOMEM
+ * with a message naming the pool. */
+int port_ring_create(struct port *p, bool tx, uint32_t i, uint32_t slots, uint32_t kind,
+		     uint32_t gen, bool own_bufs, char *err, size_t errlen);
 /* Free a port's rings, the buffers they hold, its control entry, and it. */
 void port_destroy(struct port *p);
 

@@ -91,82 +91,30 @@ static void parent_destroy(struct pipe_parent *pp)
 static struct port *port_alloc(struct pipe_pair *pair, int end, uint32_t ntx,
 			       uint32_t nrx, uint32_t tx_slots, uint32_t rx_slots)
 {
-	struct port *p = calloc(1, sizeof(*p));
-
-	if (p == NULL)
-		return NULL;
-	snprintf(p->name, sizeof(p->name), "%s%c%s", pair->parent->name,
-		 end == 0 ? '{' : '}', pair->id);
-	p->kind = PORT_PIPE;
-	p->r = pair->parent->r;
-	p->owner = pair->parent->owner;
-	p->owner_obj = pair;
-	p->end = end;
-	p->port_index = NMK_NONE;
-	p->ntx = ntx;
-	p->nrx = nrx;
-	p->tx_slots = tx_slots;
-	p->rx_slots = rx_slots;
-	p->tx = calloc(ntx, sizeof(*p->tx));
-	p->rx = calloc(nrx, sizeof(*p->rx));
-	if (!p->tx || !p->rx) {
-		free(p->tx);
-		free(p->rx);
-		free(p);
-		return NULL;
+	char name[64];
+	snprintf(name, sizeof(name), "%s%c%s", pair->parent->name, end == 0 ? '{' : '}', pair->id);
+	struct port *p = port_new(name, PORT_PIPE, pair->parent->r, pair->parent->owner, ntx, nrx,
+				  tx_slots, rx_slots);
+	if (p) {
+		p->owner_obj = pair;
+		p->end = end;
 	}
-	for (uint32_t i = 0; i < ntx; i++)
-		p->tx[i].kring = NMK_NONE;
-	for (uint32_t i = 0; i < nrx; i++)
-		p->rx[i].kring = NMK_NONE;
-	port_link(p);
 	return p;
 }
 
-/* Create TX ring i of port `tx` and its peer RX ring i of port `rx`. */
-static int ring_pair_create(struct region *r, struct port *tx, struct port *rx,
-			    uint32_t i, uint32_t slots, char *err, size_t errlen)
+/* Create TX ring i of port `tx` and its peer RX ring i of port `rx`: the TX
+ * ring owns the buffers, the RX ring starts on buffer 0 (a "fake" ring). */
+static int ring_pair_create(struct port *tx, struct port *rx, uint32_t i, uint32_t slots,
+			    char *err, size_t errlen)
 {
-	uint32_t kt, kr;
-	uint32_t *bufs;
-
-	if (region_alloc_ring(r, &kt) < 0 || (tx->tx[i].kring = kt, region_alloc_ring(r, &kr) < 0)) {
-		snprintf(err, errlen, "region %u is full: ring pool of %u rings exhausted",
-			 r->mem_id, r->l.p.ring_num);
-		return -ENOMEM;
-	}
-	rx->rx[i].kring = kr;
-	bufs = malloc(sizeof(uint32_t) * slots);
-	if (bufs == NULL || region_alloc_bufs(r, bufs, slots) < 0) {
-		free(bufs);
-		snprintf(err, errlen, "region %u is full: %u buffers wanted, %u free",
-			 r->mem_id, slots, r->bufs_free);
-		return -ENOMEM;
-	}
-	nmk_ring_init(nmk_ring_at(r->mem, &r->l, kt), &r->l, kt, slots, (uint16_t)i,
-		      NMK_DIR_TX, bufs);
-	nmk_ring_init(nmk_ring_at(r->mem, &r->l, kr), &r->l, kr, slots, (uint16_t)i,
-		      NMK_DIR_RX, NULL);
-	free(bufs);
-
-	struct nmk_kring *t = nmk_kring_at(&r->m, kt), *x = nmk_kring_at(&r->m, kr);
-	memset(t, 0, sizeof(*t));
-	memset(x, 0, sizeof(*x));
-	t->ring_index = kt;
-	t->num_slots = slots;
-	t->kind = NMK_KR_PIPE_TX;
-	t->port = tx->port_index;
-	t->peer = kr;
-	t->dir = NMK_DIR_TX;
-	t->ring_id = (uint16_t)i;
-	t->rtail = slots - 1;
-	x->ring_index = kr;
-	x->num_slots = slots;
-	x->kind = NMK_KR_PIPE_RX;
-	x->port = rx->port_index;
-	x->peer = kt;
-	x->dir = NMK_DIR_RX;
-	x->ring_id = (uint16_t)i;
+	int ret = port_ring_create(tx, true, i, slots, NMK_KR_PIPE_TX, 0, true, err, errlen);
+	if (ret == 0)
+		ret = port_ring_create(rx, false, i, slots, NMK_KR_PIPE_RX, 0, false, err, errlen);
+	if (ret < 0)
+		return ret;
+	uint32_t kt = tx->tx[i].kring, kr = rx->rx[i].kring;
+	nmk_kring_at(&tx->r->m, kt)->peer = kr;
+	nmk_kring_at(&tx->r->m, kr)->peer = kt;
 	return 0;
 }
 
@@ -248,10 +196,10 @@ static struct pipe_pair *pair_create(struct pipe_parent *pp, const char *id, int
 		}
 	}
 	for (uint32_t i = 0; i < m_tx; i++)
-		if (ring_pair_create(r, pair->end[0], pair->end[1], i, m_txs, err, errlen) < 0)
+		if (ring_pair_create(pair->end[0], pair->end[1], i, m_txs, err, errlen) < 0)
 			goto fail;
 	for (uint32_t i = 0; i < m_rx; i++)
-		if (ring_pair_create(r, pair->end[1], pair->end[0], i, m_rxs, err, errlen) < 0)
+		if (ring_pair_create(pair->end[1], pair->end[0], i, m_rxs, err, errlen) < 0)
 			goto fail;
 	*status = 0;
 	return pair;

@@ -253,44 +253,6 @@ static void switch_destroy(struct vswitch *s)
 	free(s);
 }
 
-static int ring_create(struct region *r, struct port *p, bool tx, uint32_t i, uint32_t slots,
-		       uint32_t gen, char *err, size_t errlen)
-{
-	uint32_t k, *bufs;
-
-	if (region_alloc_ring(r, &k) < 0) {
-		snprintf(err, errlen, "%s: switch region is full: ring pool of %u rings exhausted (nmkitd --vale-rings)",
-			 p->name, r->l.p.ring_num);
-		return -ENOMEM;
-	}
-	(tx ? p->tx : p->rx)[i].kring = k;
-	bufs = malloc(sizeof(uint32_t) * slots);
-	if (bufs == NULL || region_alloc_bufs(r, bufs, slots) < 0) {
-		free(bufs);
-		snprintf(err, errlen, "%s: switch region is full: %u buffers wanted, %u free (nmkitd --vale-buffers)",
-			 p->name, slots, r->bufs_free);
-		return -ENOMEM;
-	}
-	/* VALE copies into the receiver's own buffers: both directions own
-	 * a buffer per slot. */
-	nmk_ring_init(nmk_ring_at(r->mem, &r->l, k), &r->l, k, slots, (uint16_t)i,
-		      tx ? NMK_DIR_TX : NMK_DIR_RX, bufs);
-	free(bufs);
-	struct nmk_kring *kr = nmk_kring_at(&r->m, k);
-	memset(kr, 0, sizeof(*kr));
-	kr->ring_index = k;
-	kr->num_slots = slots;
-	kr->kind = tx ? NMK_KR_VALE_TX : NMK_KR_VALE_RX;
-	kr->port = p->port_index;
-	kr->peer = NMK_NONE;
-	kr->dir = tx ? NMK_DIR_TX : NMK_DIR_RX;
-	kr->ring_id = (uint16_t)i;
-	kr->vport = p->vport;
-	kr->gen = gen;
-	kr->rtail = tx ? slots - 1 : 0;
-	return 0;
-}
-
 static uint32_t clamp_rings(uint32_t v)
 {
 	return v == 0 ? 1 : v;
@@ -326,30 +288,11 @@ static struct port *port_create(struct vswitch *s, const char *name,
 		*status = -ENOMEM;
 		return NULL;
 	}
-	struct port *p = calloc(1, sizeof(*p));
+	struct port *p = port_new(name, PORT_VALE, s->r, s->owner, ntx, nrx, txs, rxs);
 	if (p == NULL)
 		goto oom;
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->kind = PORT_VALE;
-	p->r = s->r;
-	p->owner = s->owner;
 	p->owner_obj = s;
 	p->vport = slot;
-	p->port_index = NMK_NONE;
-	p->ntx = ntx, p->nrx = nrx, p->tx_slots = txs, p->rx_slots = rxs;
-	p->tx = calloc(ntx, sizeof(*p->tx));
-	p->rx = calloc(nrx, sizeof(*p->rx));
-	if (!p->tx || !p->rx) {
-		free(p->tx);
-		free(p->rx);
-		free(p);
-		goto oom;
-	}
-	for (uint32_t i = 0; i < ntx; i++)
-		p->tx[i].kring = NMK_NONE;
-	for (uint32_t i = 0; i < nrx; i++)
-		p->rx[i].kring = NMK_NONE;
-	port_link(p);
 	*status = -ENOMEM;
 	if (region_alloc_port(s->r, &p->port_index) < 0) {
 		snprintf(err, errlen, "%s: switch region has no free port entry", name);
@@ -357,12 +300,20 @@ static struct port *port_create(struct vswitch *s, const char *name,
 		return NULL;
 	}
 	uint32_t gen = ++s->gens[slot];
+	/* VALE copies into the receiver's own buffers: both directions own
+	 * a buffer per slot. */
 	for (uint32_t i = 0; i < ntx; i++)
-		if ((*status = ring_create(s->r, p, true, i, txs, gen, err, errlen)) < 0)
+		if ((*status = port_ring_create(p, true, i, txs, NMK_KR_VALE_TX, gen, true, err,
+						errlen)) < 0)
 			goto fail;
 	for (uint32_t i = 0; i < nrx; i++)
-		if ((*status = ring_create(s->r, p, false, i, rxs, gen, err, errlen)) < 0)
+		if ((*status = port_ring_create(p, false, i, rxs, NMK_KR_VALE_RX, gen, true, err,
+						errlen)) < 0)
 			goto fail;
+	for (uint32_t i = 0; i < ntx; i++)
+		nmk_kring_at(&s->r->m, p->tx[i].kring)->vport = slot;
+	for (uint32_t i = 0; i < nrx; i++)
+		nmk_kring_at(&s->r->m, p->rx[i].kring)->vport = slot;
 
 	struct nmk_vale_port *vp = vport_at(s->r, slot);
 	memset(vp, 0, sizeof(*vp));
