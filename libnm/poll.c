@@ -25,13 +25,32 @@
 #define WANT_RX (POLLIN | POLLRDNORM)
 #define WANT_TX (POLLOUT | POLLWRNORM)
 
+/*
+ * Must a poll without POLLOUT txsync this port?  netmap's poll then skips
+ * the TX rings with nothing pending (head == hwcur).  That matters for a
+ * monitor, whose TX ring's sync always fails: a POLLIN poll would always
+ * return POLLERR and never sleep.  Other rings are always synced, so that
+ * a ring the user scribbled on is still checked and reset.
+ */
+static bool tx_pending(struct nmk_port *p)
+{
+	for (uint32_t i = p->info.first_tx_ring; i < p->info.last_tx_ring; i++) {
+		const struct netmap_ring *r = nmk_port_txring(p, i);
+		struct nmk_kring *k = nmk_kring_at(&p->mem, p->tx_kring[i]);
+		if (k->kind != NMK_KR_MON_TX || k->num_slots == 0 ||
+		    r->head != atomic_load_explicit(&k->hwcur, memory_order_relaxed) % k->num_slots)
+			return true;
+	}
+	return false;
+}
+
 /* Sync and report readiness, as netmap_poll does before it sleeps. */
 static short port_check(struct nmk_port *p, short events)
 {
 	short revents = 0;
 	bool txpoll = !(p->info.flags & NR_NO_TX_POLL);
 
-	if ((events & WANT_TX) || txpoll) {
+	if ((events & WANT_TX) || (txpoll && tx_pending(p))) {
 		if (nmk_txsync(p) < 0)
 			revents |= POLLERR;
 		if (events & WANT_TX) {

@@ -200,7 +200,10 @@ static struct vswitch *switch_create(const char *name, bool hidden, uid_t owner,
 		rp.buf_num = 2 * 1024 * s->max_ports + 8192;
 	if (rp.if_num == 0)
 		rp.if_num = 2 * s->max_ports + 64;
-	s->r = region_create(name, owner, &rp, s->max_ports, s->max_ports, cfg.vale_table,
+	/* Port entries for the switch's ports and for monitors of them, whose
+	 * rings come from the slack above: without these, a full switch or a
+	 * persistent port's own one-port switch could have no monitor. */
+	s->r = region_create(name, owner, &rp, s->max_ports + 32, s->max_ports, cfg.vale_table,
 			     rerr, sizeof(rerr));
 	if (s->r == NULL) {
 		snprintf(err, errlen, "%s: %s", name, rerr);
