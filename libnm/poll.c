@@ -169,15 +169,20 @@ static bool spin_until_ready(struct nmk_port **ports, struct pollfd *fds, nfds_t
 	return false;
 }
 
+static void disarm_all(struct nmk_port **ports, struct pollfd *fds, nfds_t n)
+{
+	for (nfds_t i = 0; i < n; i++)
+		if (ports[i])
+			port_arm(ports[i], fds[i].events, false);
+}
+
 /* The common engine: ports[i] is the port of fds[i], or NULL for an
- * ordinary fd. */
-static int poll_mixed(struct nmk_port **ports, struct pollfd *fds, nfds_t n, int timeout)
+ * ordinary fd; sys has room for n pollfds. */
+static int poll_loop(struct nmk_port **ports, struct pollfd *fds, nfds_t n, int timeout,
+		     struct pollfd *sys)
 {
 	uint64_t start = nm_os_now_ns();
-	struct pollfd *sys = malloc(sizeof(*sys) * (n ? n : 1));
 
-	if (sys == NULL)
-		return -ENOMEM;
 	for (;;) {
 		int ready = 0;
 		bool others = false;
@@ -205,10 +210,8 @@ static int poll_mixed(struct nmk_port **ports, struct pollfd *fds, nfds_t n, int
 			}
 		}
 		int left = remaining_ms(timeout, start);
-		if (ready || left == 0) {
-			free(sys);
+		if (ready || left == 0)
 			return ready;
-		}
 
 		if (!others && spin_until_ready(ports, fds, n, left))
 			continue;
@@ -224,42 +227,42 @@ static int poll_mixed(struct nmk_port **ports, struct pollfd *fds, nfds_t n, int
 					.fd = fds[i].fd,
 					.events = ports[i] ? POLLIN : fds[i].events,
 				};
-			int r = poll(sys, n, left);
-			if (r < 0 && errno != EINTR) {
+			if (poll(sys, n, left) < 0) {
+				/* EINTR included: return as poll(2) would. */
 				int e = errno;
-				for (nfds_t i = 0; i < n; i++)
-					if (ports[i])
-						port_arm(ports[i], fds[i].events, false);
-				free(sys);
+				disarm_all(ports, fds, n);
 				return -e;
-			}
-			if (r < 0) {    /* EINTR: return like poll(2) would */
-				for (nfds_t i = 0; i < n; i++)
-					if (ports[i])
-						port_arm(ports[i], fds[i].events, false);
-				free(sys);
-				return -EINTR;
 			}
 			for (nfds_t i = 0; i < n; i++) {
 				if (ports[i] && (sys[i].revents & (POLLHUP | POLLERR))) {
 					/* The broker is gone: our rings still work but
 					 * we can no longer sleep; report it. */
-					for (nfds_t j = 0; j < n; j++)
-						if (ports[j])
-							port_arm(ports[j], fds[j].events, false);
+					disarm_all(ports, fds, n);
 					fds[i].revents = POLLHUP | POLLERR;
-					free(sys);
 					return 1;
 				}
 			}
 		}
-		for (nfds_t i = 0; i < n; i++) {
-			if (ports[i]) {
-				port_arm(ports[i], fds[i].events, false);
+		disarm_all(ports, fds, n);
+		for (nfds_t i = 0; i < n; i++)
+			if (ports[i])
 				nmk_port_drain(ports[i]);
-			}
-		}
 	}
+}
+
+static int poll_mixed(struct nmk_port **ports, struct pollfd *fds, nfds_t n, int timeout)
+{
+	/* poll runs once per batch in many programs: no allocation for the
+	 * usual handful of fds. */
+	struct pollfd local[16];
+	struct pollfd *sys = n <= 16 ? local : malloc(sizeof(*sys) * n);
+
+	if (sys == NULL)
+		return -ENOMEM;
+	int r = poll_loop(ports, fds, n, timeout, sys);
+	if (sys != local)
+		free(sys);
+	return r;
 }
 
 int nmk_port_poll(struct nmk_port *p, short events, int timeout_ms)
@@ -273,7 +276,8 @@ int nmk_port_poll(struct nmk_port *p, short events, int timeout_ms)
 
 int nmk_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
 {
-	struct nmk_port **ports = calloc(nfds ? nfds : 1, sizeof(*ports));
+	struct nmk_port *local[16];
+	struct nmk_port **ports = nfds <= 16 ? local : calloc(nfds, sizeof(*ports));
 	int r;
 
 	if (ports == NULL)
@@ -281,6 +285,7 @@ int nmk_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
 	for (nfds_t i = 0; i < nfds; i++)
 		ports[i] = fds[i].fd >= 0 ? nmk_port_by_fd(fds[i].fd) : NULL;
 	r = poll_mixed(ports, fds, nfds, timeout_ms);
-	free(ports);
+	if (ports != local)
+		free(ports);
 	return r;
 }
