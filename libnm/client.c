@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,8 @@ int nmk_broker_connect(char *err, size_t errlen)
 	return fd;
 }
 
+#define NMK_REPLY_TIMEOUT_MS 10000
+
 static uint32_t request_seq;
 
 int nmk_request(int fd, uint16_t type, const void *body, uint32_t len,
@@ -200,6 +203,19 @@ int nmk_request(int fd, uint16_t type, const void *body, uint32_t len,
 		return ret;
 	}
 	for (;;) {
+		/* The broker answers at once; a peer that does not (a socket
+		 * that is not nmkitd, a broker stopped by a debugger) must not
+		 * hang the caller forever. */
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int pr;
+		do
+			pr = poll(&pfd, 1, NMK_REPLY_TIMEOUT_MS);
+		while (pr < 0 && errno == EINTR);
+		if (pr == 0) {
+			snprintf(err, errlen, "nmkitd did not answer within %d s",
+				 NMK_REPLY_TIMEOUT_MS / 1000);
+			return -ETIMEDOUT;
+		}
 		long n = nmk_msg_recv(fd, buf, got, &ngot, 0);
 		if (n == 0) {
 			snprintf(err, errlen, "nmkitd closed the connection");
