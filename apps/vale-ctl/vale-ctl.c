@@ -11,6 +11,8 @@
  *   vale-ctl -d valeX:IF           detach it
  *   vale-ctl -h valeX:IF           attach IF and its host stack (needs a NIC driver)
  *   vale-ctl -g PORT               port information
+ *   vale-ctl --drivers             driver plugins with their parameters, and
+ *                                  the plugins refused with the reason
  *
  * On failure it prints "failed to <action> <name>: <reason>" and exits 1.
  */
@@ -36,7 +38,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vale-ctl [-g port] [-a valeX:if] [-h valeX:if] [-d valeX:if] [-n if] [-r if]\n"
-		"                [-l [valeX:Y]] [-C spec] [-v]\n"
+		"                [-l [valeX:Y]] [-C spec] [-v] [--drivers]\n"
 		"  (no option)   list every VALE port: NAME bridge_idx B port_idx P\n"
 		"  -l [port]     list switches and ports with counters; with a port, its indices\n"
 		"  -n if         create persistent port if (-C tx_slots[,rx_slots[,tx_rings[,rx_rings]]])\n"
@@ -45,7 +47,8 @@ static void usage(FILE *f)
 		"  -d valeX:if   detach if from valeX\n"
 		"  -h valeX:if   attach if with its host stack (needs a NIC driver)\n"
 		"  -g port       show the port's memory, rings and slots\n"
-		"  -v            verbose\n");
+		"  -v            verbose\n"
+		"  --drivers     list driver plugins and their parameters, and refused plugins\n");
 }
 
 /* -C tx_slots[,rx_slots[,tx_rings[,rx_rings]]] (netmap's vale-ctl rules). */
@@ -140,18 +143,70 @@ static int list_counters(void)
 	return 0;
 }
 
+/* Every loaded driver, then every refused plugin (or directory) with the
+ * reason.  Refusals are information, not a failure of the command. */
+static int list_drivers(void)
+{
+	char err[NMK_ERRBUF_SIZE] = "", msg[1024];
+	struct nmk_driver_info di;
+	unsigned i;
+	int r;
+
+	for (i = 0; (r = nmk_driver_list(i, &di, err)) > 0; i++) {
+		printf("%s", di.name);
+		if (di.aliases[0])
+			printf(" (aliases: %s)", di.aliases);
+		printf(": %s\n", di.description[0] ? di.description : "(no description)");
+		printf("    path: %s\n", di.path);
+		/* params is "key=default (help); ...": one parameter a line. */
+		if (!di.params[0]) {
+			printf("    parameters: none\n");
+		} else {
+			printf("    parameters:\n");
+			for (char *p = di.params, *end; p; p = end) {
+				end = strstr(p, "; ");
+				if (end) {
+					*end = '\0';
+					end += 2;
+				}
+				printf("      @%s\n", p);
+			}
+		}
+	}
+	if (r < 0)
+		return fail("list", "drivers", r, err);
+	if (i == 0)
+		printf("no driver plugins loaded\n");
+	for (i = 0; nmk_driver_rejected(i, msg, sizeof msg) > 0; i++)
+		printf("refused: %s\n", msg);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	enum { OPT_DRIVERS = 1000 };
+	static const struct option longopts[] = {
+		{ "drivers", no_argument, NULL, OPT_DRIVERS },
+		{ NULL, 0, NULL, 0 },
+	};
 	char err[NMK_ERRBUF_SIZE] = "";
 	struct nmk_vale_conf conf = { 0 };
 	const char *name = NULL;
 	int cmd = 0, verbose = 0, c;
 
-	while ((c = getopt(argc, argv, "a:d:h:n:r:g:lC:m:p:P:v")) != -1) {
+	while ((c = getopt_long(argc, argv, "a:d:h:n:r:g:lC:m:p:P:v", longopts, NULL)) != -1) {
 		switch (c) {
+		case OPT_DRIVERS:
+			if (cmd) {
+				fprintf(stderr, "vale-ctl: one command at a time (--drivers and another)\n");
+				return 1;
+			}
+			cmd = 'D';
+			break;
 		case 'a': case 'd': case 'h': case 'n': case 'r': case 'g': case 'p': case 'P':
 			if (cmd) {
-				fprintf(stderr, "vale-ctl: one command at a time (-%c and -%c)\n", cmd, c);
+				fprintf(stderr, "vale-ctl: one command at a time (-%s and -%c)\n",
+					cmd == 'D' ? "-drivers" : (char[]){ (char)cmd, 0 }, c);
 				return 1;
 			}
 			cmd = c;
@@ -159,7 +214,8 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			if (cmd) {
-				fprintf(stderr, "vale-ctl: one command at a time (-%c and -l)\n", cmd);
+				fprintf(stderr, "vale-ctl: one command at a time (-%s and -l)\n",
+					cmd == 'D' ? "-drivers" : (char[]){ (char)cmd, 0 });
 				return 1;
 			}
 			cmd = 'l';
@@ -195,6 +251,8 @@ int main(int argc, char **argv)
 		return list_plain();
 	case 'l':
 		return name ? list_one(name) : list_counters();
+	case 'D':
+		return list_drivers();
 	case 'n':
 		r = nmk_vale_newif(name, &conf, err);
 		if (r < 0)

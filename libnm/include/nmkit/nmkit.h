@@ -228,6 +228,32 @@ NMK_API const char *nmk_strerror(int err);
 /** The library's version string. */
 NMK_API const char *nmk_version(void);
 
+/** A loaded driver plugin, as nmk_driver_list() describes it. */
+struct nmk_driver_info {
+	char name[32];          /**< the portspec prefix: "afpacket" */
+	char aliases[64];       /**< other prefixes, comma-separated */
+	char description[128];
+	char params[256];       /**< "key=default (help); key (help); ..." */
+	char path[256];         /**< the shared object it came from */
+};
+
+/**
+ * The driver plugins of this process, loaded on first use from
+ * $NMKIT_DRIVER_PATH (or the installed driver directory when unset).
+ * Returns 1 with `info` filled for driver `index` (0, 1, ...), 0 past the
+ * last one, or a negative errno with a message in `errbuf` (may be NULL).
+ * A refused directory is not an error here: it shows up, like every
+ * refused plugin, in nmk_driver_rejected().
+ */
+NMK_API int nmk_driver_list(unsigned index, struct nmk_driver_info *info, char *errbuf);
+
+/**
+ * Why plugin or directory `index` (0, 1, ...) was refused, as one line
+ * "path: cause" copied into `msg` (`len` bytes).  Returns 1 with a
+ * message, 0 past the last one.
+ */
+NMK_API int nmk_driver_rejected(unsigned index, char *msg, size_t len);
+
 #ifdef __cplusplus
 }
 #endif
