@@ -222,11 +222,12 @@ static int poll_loop(struct nmk_port **ports, struct pollfd *fds, nfds_t n, int 
 			if (ports[i])
 				raced |= port_arm(ports[i], fds[i].events, true);
 		if (!raced) {
-			for (nfds_t i = 0; i < n; i++)
-				sys[i] = (struct pollfd){
-					.fd = fds[i].fd,
-					.events = ports[i] ? POLLIN : fds[i].events,
-				};
+			for (nfds_t i = 0; i < n; i++) {
+				sys[i] = (struct pollfd){ .fd = fds[i].fd, .events = fds[i].events };
+				if (ports[i])
+					sys[i].fd = nmk_port_sleep_fd(ports[i], fds[i].events,
+								      &sys[i].events);
+			}
 			if (poll(sys, n, left) < 0) {
 				/* EINTR included: return as poll(2) would. */
 				int e = errno;
@@ -234,7 +235,8 @@ static int poll_loop(struct nmk_port **ports, struct pollfd *fds, nfds_t n, int 
 				return -e;
 			}
 			for (nfds_t i = 0; i < n; i++) {
-				if (ports[i] && (sys[i].revents & (POLLHUP | POLLERR))) {
+				if (ports[i] && !ports[i]->drv &&
+				    (sys[i].revents & (POLLHUP | POLLERR))) {
 					/* The broker is gone: our rings still work but
 					 * we can no longer sleep; report it. */
 					disarm_all(ports, fds, n);

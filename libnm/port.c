@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "driver.h"
 #include "forward.h"
 #include "nm_os.h"
 #include "port.h"
@@ -396,6 +397,70 @@ fail:
 	return NULL;
 }
 
+/*
+ * Open the driver of a "<driver>:<device>" port here, in the application,
+ * and put the geometry it chose into the REGISTER request: the broker then
+ * makes rings of that shape in a region of the port's own.
+ */
+static int driver_open(const struct nmk_portspec *ps, struct nmk_msg_register *req,
+		       const struct nmk_driver **drvp, struct nmk_driver_port **portp,
+		       char *err, size_t errlen)
+{
+	const struct nmk_driver *d = nmk_driver_find(ps->driver);
+	if (d == NULL) {
+		snprintf(err, errlen, "no driver \"%s\" (vale-ctl --drivers lists them)", ps->driver);
+		return -ENOENT;
+	}
+	int ret = nmk_driver_params_check(d, ps->drv_params, err, errlen);
+	if (ret < 0)
+		return ret;
+	/* Split "k=v,k=v" for the driver. */
+	char buf[sizeof(ps->drv_params)];
+	const char *keys[16], *values[16];
+	unsigned n = 0;
+	snprintf(buf, sizeof(buf), "%s", ps->drv_params);
+	for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv && n < 16;
+	     kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		keys[n] = kv;
+		values[n++] = eq + 1;
+	}
+	struct nmk_driver_open_args a = {
+		.ifname = ps->name + ps->colon_off + 1,
+		.nparams = n, .keys = keys, .values = values,
+		.tx_rings = ps->tx_rings, .rx_rings = ps->rx_rings,
+		.tx_slots = ps->tx_slots, .rx_slots = ps->rx_slots,
+	};
+	struct nmk_driver_geometry g;
+	memset(&g, 0, sizeof(g));
+	ret = d->open(&a, portp, &g, err, errlen);
+	if (ret < 0)
+		return ret;
+	req->reg.nr_tx_rings = (uint16_t)g.tx_rings;
+	req->reg.nr_rx_rings = (uint16_t)g.rx_rings;
+	req->reg.nr_tx_slots = g.tx_slots;
+	req->reg.nr_rx_slots = g.rx_slots;
+	*drvp = d;
+	return 0;
+}
+
+int nmk_port_sleep_fd(struct nmk_port *p, short events, short *sys_events)
+{
+	if (p->drv && p->drv->pollfd) {
+		int tx = (events & (POLLOUT | POLLWRNORM)) && !(events & (POLLIN | POLLRDNORM));
+		int fd = p->drv->pollfd(p->drv_port, tx ? p->info.first_tx_ring : p->info.first_rx_ring, tx);
+		if (fd >= 0) {
+			*sys_events = tx ? POLLOUT : POLLIN;
+			return fd;
+		}
+	}
+	*sys_events = POLLIN;
+	return p->fd;
+}
+
 struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_params *params,
 				   char *errbuf)
 {
@@ -413,9 +478,11 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 		errno = EINVAL;
 		return NULL;
 	}
-	/* Like pkt-gen, take a bare name ("x{1", "eth0") as "netmap:<name>". */
+	/* Like pkt-gen, take a bare name ("x{1", "eth0") as "netmap:<name>";
+	 * a name with a prefix ("netmap:", "vale0:", "afpacket:") as it is. */
 	char full[2 * NMK_NAME_MAX + 16];
-	if (strncmp(spec, "netmap:", 7) != 0 && !(strncmp(spec, "vale", 4) == 0 && strchr(spec, ':')))
+	size_t plen = strspn(spec, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	if (plen == 0 || spec[plen] != ':')
 		snprintf(full, sizeof(full), "netmap:%s", spec);
 	else
 		snprintf(full, sizeof(full), "%s", spec);
@@ -445,9 +512,22 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 	req.reg.nr_rx_slots = ps.rx_slots;
 	req.reg.nr_extra_bufs = params ? params->extra_bufs : 0;
 
+	/* A driver port: the driver runs here; the broker gives it rings. */
+	const struct nmk_driver *drv = NULL;
+	struct nmk_driver_port *dport = NULL;
+	if (ps.subsys == NMK_SUBSYS_DRIVER) {
+		ret = driver_open(&ps, &req, &drv, &dport, err, sizeof(err));
+		if (ret < 0) {
+			set_err(errbuf, NMK_ERRBUF_SIZE, "%s: %s", spec, err);
+			errno = -ret;
+			return NULL;
+		}
+	}
 	fd = nmk_broker_connect(err, sizeof(err));
 	if (fd < 0) {
 		set_err(errbuf, NMK_ERRBUF_SIZE, "%s: %s", spec, err);
+		if (drv)
+			drv->close(dport);
 		errno = -fd;
 		return NULL;
 	}
@@ -462,6 +542,8 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 			close(fds[--nfds]);
 		set_err(errbuf, NMK_ERRBUF_SIZE, "%s", err);
 		close(fd);
+		if (drv)
+			drv->close(dport);
 		errno = -ret;
 		return NULL;
 	}
@@ -469,8 +551,13 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 	struct nmk_port *p = port_from_binding(fd, &reply, fds, nfds, errbuf, NMK_ERRBUF_SIZE);
 	if (p == NULL) {
 		close(fd);
+		if (drv)
+			drv->close(dport);
 		errno = EPROTO;
+		return NULL;
 	}
+	p->drv = drv;
+	p->drv_port = dport;
 	return p;
 }
 
@@ -546,6 +633,8 @@ void nmk_port_close(struct nmk_port *p)
 	mapping_put(p->map);
 	pthread_mutex_unlock(&lib_lock);
 	close(p->fd);
+	if (p->drv)
+		p->drv->close(p->drv_port);
 	nmk_vale_scratch_free(p->vale);
 	free(p->tx_kring);
 	free(p->rx_kring);
@@ -622,6 +711,7 @@ static int port_sync(struct nmk_port *p, bool tx)
 	char err[NMK_ERRBUF_SIZE - 80];
 	struct nmk_sync_ctx ctx = {
 		.wake = nmk_wake_bindings, .wake_arg = p, .vale = p->vale,
+		.drv = p->drv, .drv_port = p->drv_port,
 		.err = err, .errlen = sizeof(err),
 	};
 	uint32_t first = tx ? p->info.first_tx_ring : p->info.first_rx_ring;

@@ -20,6 +20,8 @@ struct nmk_port {
 	uint32_t port_index, binding_slot;
 	uint32_t *tx_kring, *rx_kring;   /* by absolute ring index; NMK_NONE if unbound */
 	struct nmk_vale_scratch *vale;   /* VALE sender batch space, lazily */
+	const struct nmk_driver *drv;    /* driver ports: the driver, running here */
+	struct nmk_driver_port *drv_port;
 	char err[NMK_ERRBUF_SIZE];
 	struct nmk_port *next;           /* in the process-wide list, for nmk_poll */
 };
@@ -33,6 +35,10 @@ void nmk_wake_bindings(void *arg, const struct nmk_mem *m, uint32_t port_index, 
 /* Format the handle's error message; returns err. */
 int nmk_port_set_error(struct nmk_port *p, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* The fd a poller of this port sleeps on, and the events to ask of it:
+ * the port fd itself (wake-up bytes), or a driver's device fd. */
+int nmk_port_sleep_fd(struct nmk_port *p, short events, short *sys_events);
 
 /* Read every queued wake-up byte on the port fd.  Returns -EPIPE when the
  * broker has hung up. */

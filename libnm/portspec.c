@@ -241,8 +241,23 @@ static int parse_subsys(struct ctx *c, const char **name, const char **vp)
 	if (*s == '\0')
 		return fail(c, -EINVAL, s,
 			    "empty port name, expected \"netmap:<port>\" or \"vale<switch>:<port>\"");
+	/* "<driver>:<device>": a driver plugin's prefix, [a-z0-9_]+.  Whether
+	 * such a driver exists is for the opener to say. */
+	for (q = s; (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_'; q++)
+		;
+	/* Not "val...": netmap reads any name starting so as a VALE name. */
+	if (q != s && *q == ':' && (size_t)(q - s) < sizeof(c->ps.driver) &&
+	    strncmp(s, "val", 3) != 0) {
+		c->ps.subsys = NMK_SUBSYS_DRIVER;
+		memcpy(c->ps.driver, s, (size_t)(q - s));
+		c->ps.driver[q - s] = '\0';
+		c->ps.colon_off = (uint16_t)(q - s);
+		*name = s;
+		*vp = q + 1;
+		return 0;
+	}
 	return fail(c, -EINVAL, s,
-		    "prefix unknown or missing, expected \"netmap:\" or \"vale<switch>:\"");
+		    "prefix unknown or missing, expected \"netmap:\", \"vale<switch>:\" or \"<driver>:\"");
 }
 
 /* The port part of a VALE name, [port, end), without any pipe suffix. */
@@ -568,6 +583,28 @@ static const struct opt_desc *find_option(const char *name, size_t len)
 	return NULL;
 }
 
+/* "@key=value" on a driver port: kept for the driver, which knows its
+ * parameters and checks them when the port opens. */
+static int driver_param(struct ctx *c, const char **pp)
+{
+	const char *kv = *pp + 1;
+	size_t len = strcspn(kv, "@");
+	size_t used = strlen(c->ps.drv_params);
+
+	if (memchr(kv, '=', len) == NULL)
+		return fail(c, -EINVAL, kv, "driver parameter '%.*s' needs a value: @key=value",
+			    (int)len, kv);
+	if (used + len + 2 > sizeof(c->ps.drv_params))
+		return fail(c, -EINVAL, kv, "driver parameters longer than %zu characters",
+			    sizeof(c->ps.drv_params) - 1);
+	if (used)
+		c->ps.drv_params[used++] = ',';
+	memcpy(c->ps.drv_params + used, kv, len);
+	c->ps.drv_params[used + len] = '\0';
+	*pp = kv + len;
+	return 0;
+}
+
 /* One "@name..." option; `*pp` points at the '@'. */
 static int parse_option(struct ctx *c, const char **pp)
 {
@@ -586,6 +623,8 @@ static int parse_option(struct ctx *c, const char **pp)
 			    "mem id '@%.*s' must come before the options",
 			    (int)len, name);
 	o = find_option(name, len);
+	if (o == NULL && c->ps.subsys == NMK_SUBSYS_DRIVER)
+		return driver_param(c, pp);
 	if (o == NULL)
 		return fail(c, -EINVAL, name,
 			    "unknown option '%.*s' (options: conf, share, extmem, offset)",

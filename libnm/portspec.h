@@ -18,6 +18,7 @@
 enum nmk_subsys {
 	NMK_SUBSYS_NETMAP = 1,  /* "netmap:" (prefix stripped from name) */
 	NMK_SUBSYS_VALE   = 2,  /* "valeX:" (kept in name) */
+	NMK_SUBSYS_DRIVER = 3,  /* "<driver>:" (afpacket:, tap:, ...; kept in name) */
 };
 
 struct nmk_portspec {
@@ -45,6 +46,11 @@ struct nmk_portspec {
 
 	/* @share=<portspec>: the port whose memory this one shares ("" = none) */
 	char share[NMK_NAME_MAX * 2];
+
+	/* Driver ports: the prefix ("afpacket"), and the options that are
+	 * not netmap's, as "key=value,key=value", for the driver to check. */
+	char driver[32];
+	char drv_params[256];
 
 	/* @extmem:file=...: the file to map ("" = none) and its pool sizes */
 	char extmem_file[256];

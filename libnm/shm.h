@@ -43,6 +43,8 @@ enum nmk_kring_kind {
 	NMK_KR_VALE_TX,         /* txsync forwards through the switch */
 	NMK_KR_VALE_RX,         /* senders fill it through leases */
 	NMK_KR_MON_TX,          /* a monitor's TX ring: syncs fail, as in netmap */
+	NMK_KR_DRV_TX,          /* a driver port's: the driver sends the slots */
+	NMK_KR_DRV_RX,          /* a driver port's: the driver fills the slots */
 };
 
 /* Where everything is in a control object. */

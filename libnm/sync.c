@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "forward.h"
+#include "nmk_driver.h"
 #include "nm_os.h"
 #include "sync.h"
 
@@ -160,9 +161,12 @@ static uint32_t current_tail(const struct nmk_mem *m, struct nmk_kring *k)
 				 k->num_slots);
 	case NMK_KR_PIPE_RX:
 	case NMK_KR_VALE_RX:
+	case NMK_KR_DRV_RX:
 		return atomic_load_explicit(&k->hwtail, memory_order_acquire) % k->num_slots;
+	case NMK_KR_DRV_TX:
 	case NMK_KR_VALE_TX:
-		/* VALE frees the whole TX ring at every txsync. */
+		/* VALE frees the whole TX ring at every txsync; a driver frees
+		 * what it has taken. */
 		return ring_prev(atomic_load_explicit(&k->hwcur, memory_order_relaxed) % k->num_slots,
 				 k->num_slots);
 	default:
@@ -424,6 +428,108 @@ static int pipe_rxsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_
 	return 0;
 }
 
+/* ---- driver ports ------------------------------------------------------- */
+
+static struct nmk_driver_ring drv_ring(const struct nmk_mem *m, struct netmap_ring *ring)
+{
+	struct nmk_driver_ring r = {
+		.ring = ring,
+		.bufbase = (char *)m->base + m->l->buf_off,
+		.buf_size = m->l->p.buf_size,
+		.nbufs = m->l->p.buf_num,
+	};
+	return r;
+}
+
+/* The driver sends slots [hwcur, head) and says how many it took; those
+ * are free again at once (as VALE frees its TX ring). */
+static int drv_txsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_sync_ctx *ctx)
+{
+	struct netmap_ring *ring = ring_of(m, k);
+	uint32_t n = k->num_slots, head;
+	int ret;
+
+	if (ctx->drv == NULL) {
+		snprintf(ctx->err, ctx->errlen, "tx ring %u: the driver runs in the process that opened the port",
+			 k->ring_id);
+		return -EIO;
+	}
+	ret = nmk_sync_prologue(m, k, ring, &head, ctx->err, ctx->errlen);
+	if (ret < 0)
+		return ret;
+	uint32_t hwcur = atomic_load_explicit(&k->hwcur, memory_order_relaxed) % n;
+	for (uint32_t i = hwcur; i != head; i = ring_next(i, n))
+		if (ring->slot[i].flags & NS_BUF_CHANGED)
+			ring->slot[i].flags &= (uint16_t)~NS_BUF_CHANGED;
+	if (head != hwcur && nmk_has_monitors(k))
+		nmk_mon_copy(m, k, ring, hwcur, head, NS_TXMON, ctx);
+	struct nmk_driver_ring dr = drv_ring(m, ring);
+	int sent = head == hwcur ? 0 : ctx->drv->txsync(ctx->drv_port, k->ring_id, &dr, hwcur, head);
+	if (sent < 0) {
+		snprintf(ctx->err, ctx->errlen, "tx ring %u: the driver failed: %s", k->ring_id,
+			 strerror(-sent));
+		sent = 0;
+		ret = -EIO;
+	}
+	uint32_t pending = (head + n - hwcur) % n;
+	if ((uint32_t)sent > pending)
+		sent = (int)pending;
+	hwcur = (hwcur + (uint32_t)sent) % n;
+	atomic_store_explicit(&k->hwcur, hwcur, memory_order_release);
+	k->rhead = head;
+	nmk_sync_set_tail(ring, k, ring_prev(hwcur, n));
+	return ret;
+}
+
+/* Release [hwcur, head), then let the driver fill the free slots. */
+static int drv_rxsync(const struct nmk_mem *m, struct nmk_kring *k, struct nmk_sync_ctx *ctx)
+{
+	struct netmap_ring *ring = ring_of(m, k);
+	uint32_t n = k->num_slots, head;
+	int ret;
+
+	if (ctx->drv == NULL) {
+		snprintf(ctx->err, ctx->errlen, "rx ring %u: the driver runs in the process that opened the port",
+			 k->ring_id);
+		return -EIO;
+	}
+	ret = nmk_sync_prologue(m, k, ring, &head, ctx->err, ctx->errlen);
+	if (ret < 0)
+		return ret;
+	uint32_t hwcur = atomic_load_explicit(&k->hwcur, memory_order_relaxed) % n;
+	for (uint32_t i = hwcur; i != head; i = ring_next(i, n)) {
+		uint16_t flags = ring->slot[i].flags;
+		if (!(flags & NS_BUF_CHANGED))
+			continue;
+		if (!slot_ok(m, ring->slot[i].buf_idx, 0))
+			ring->slot[i].buf_idx = 0;
+		ring->slot[i].flags = flags & (uint16_t)~NS_BUF_CHANGED;
+	}
+	atomic_store_explicit(&k->hwcur, head, memory_order_release);
+	k->rhead = head;
+	uint32_t tail = atomic_load_explicit(&k->hwtail, memory_order_relaxed) % n;
+	uint32_t room = (head + n - 1 - tail) % n;
+	if (room) {
+		struct nmk_driver_ring dr = drv_ring(m, ring);
+		int got = ctx->drv->rxsync(ctx->drv_port, k->ring_id, &dr, tail, room);
+		if (got < 0) {
+			snprintf(ctx->err, ctx->errlen, "rx ring %u: the driver failed: %s", k->ring_id,
+				 strerror(-got));
+			got = 0;
+			ret = -EIO;
+		}
+		if ((uint32_t)got > room)
+			got = (int)room;
+		uint32_t ntail = (tail + (uint32_t)got) % n;
+		if (got && nmk_has_monitors(k))
+			nmk_mon_copy(m, k, ring, tail, ntail, 0, ctx);
+		atomic_store_explicit(&k->hwtail, ntail, memory_order_release);
+	}
+	nmk_sync_set_tail(ring, k, atomic_load_explicit(&k->hwtail, memory_order_relaxed) % n);
+	nmk_sync_stamp(ring);
+	return ret;
+}
+
 /* ---- dispatch ----------------------------------------------------------- */
 
 static int kring_sync(const struct nmk_mem *m, uint32_t kring, int dir, struct nmk_sync_ctx *ctx)
@@ -459,6 +565,12 @@ static int kring_sync(const struct nmk_mem *m, uint32_t kring, int dir, struct n
 	case NMK_KR_MON_TX:
 		snprintf(ctx->err, ctx->errlen, "a monitor cannot transmit (tx ring %u)", k->ring_id);
 		ret = -EIO;
+		break;
+	case NMK_KR_DRV_TX:
+		ret = drv_txsync(m, k, ctx);
+		break;
+	case NMK_KR_DRV_RX:
+		ret = drv_rxsync(m, k, ctx);
 		break;
 	default:
 		snprintf(ctx->err, ctx->errlen, "ring %u has unknown kind %u", kring, k->kind);

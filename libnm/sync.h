@@ -22,12 +22,16 @@ typedef void (*nmk_wake_fn)(void *arg, const struct nmk_mem *m,
 			    uint32_t port_index, uint64_t mask);
 
 struct nmk_vale_scratch;
+struct nmk_driver;
+struct nmk_driver_port;
 
 /* What a sync needs from its caller. */
 struct nmk_sync_ctx {
 	nmk_wake_fn wake;               /* how to wake sleepers of other ports */
 	void *wake_arg;
 	struct nmk_vale_scratch *vale;  /* VALE batch space (owned by the caller) */
+	const struct nmk_driver *drv;   /* driver ports: the driver running them here */
+	struct nmk_driver_port *drv_port;
 	char *err;                      /* where a failure is described */
 	size_t errlen;
 };

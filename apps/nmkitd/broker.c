@@ -19,6 +19,7 @@
 #include "broker.h"
 #include "sync.h"
 #include "monitor.h"
+#include "nic.h"
 #include "vale.h"
 
 static struct conn *conns;
@@ -174,6 +175,8 @@ static void port_idle(struct port *p)
 		pipe_port_idle(p);
 	else if (p->kind == PORT_MON)
 		monitor_idle(p);
+	else if (p->kind == PORT_NIC)
+		nic_port_idle(p);
 	else
 		vale_port_idle(p);
 }
@@ -446,6 +449,10 @@ static struct port *port_lookup(const char *name, const struct nmreq_register *r
 		return pipe_port_get(name, req, cred, err, errlen, status);
 	if (strncmp(name, "val", 3) == 0)
 		return vale_port_get(name, req, cred, err, errlen, status);
+	/* "<driver>:<device>": the application runs the driver. */
+	size_t plen = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	if (plen > 0 && name[plen] == ':' && name[plen + 1] != '\0')
+		return nic_port_get(name, req, cred, err, errlen, status);
 	struct port *pp = vale_persistent_port(name);
 	if (pp)
 		return pp;

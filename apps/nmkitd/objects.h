@@ -38,7 +38,7 @@ struct region {
 	unsigned refs;                  /* ports living in it */
 };
 
-enum port_kind { PORT_PIPE = 1, PORT_VALE, PORT_MON };
+enum port_kind { PORT_PIPE = 1, PORT_VALE, PORT_MON, PORT_NIC };
 
 struct ring_use {
 	uint32_t kring;                 /* kring = ring object index */
