@@ -447,6 +447,41 @@ static int driver_open(const struct nmk_portspec *ps, struct nmk_msg_register *r
 	return 0;
 }
 
+/* "afpacket:eth0": a driver prefix other than netmap's and VALE's. */
+static bool is_driver_name(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	return n > 0 && s[n] == ':' && strncmp(s, "val", 3) != 0;
+}
+
+/*
+ * Open "netmap:<nic>..." with the driver of highest priority whose probe
+ * accepts the device, as "<driver>:<nic>...".  errno ENXIO when none does.
+ */
+static struct nmk_port *open_with_best_driver(const char *full, const struct nmk_portspec *ps,
+					      const struct nmk_open_params *params, char *errbuf)
+{
+	const struct nmk_driver_set *set = nmk_driver_registry();
+	const struct nmk_driver *best = NULL;
+	char err[NMK_ERRBUF_SIZE], spec[2 * NMK_NAME_MAX + 48];
+
+	for (unsigned i = 0; set && i < set->ndrv; i++) {
+		const struct nmk_driver *d = set->drv[i].desc;
+		if (d->probe && d->probe(ps->name, err, sizeof(err)) == 0 &&
+		    (best == NULL || d->priority > best->priority))
+			best = d;
+	}
+	if (best == NULL) {
+		set_err(errbuf, NMK_ERRBUF_SIZE,
+			"%s: no such port, and no driver plugin can drive a device of that name (vale-ctl --drivers)",
+			ps->name);
+		errno = ENXIO;
+		return NULL;
+	}
+	snprintf(spec, sizeof(spec), "%s:%s", best->name, full + 7);
+	return nmk_port_open_ext(spec, params, errbuf);
+}
+
 int nmk_port_sleep_fd(struct nmk_port *p, short events, short *sys_events)
 {
 	if (p->drv && p->drv->pollfd) {
@@ -484,6 +519,8 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 	size_t plen = strspn(spec, "abcdefghijklmnopqrstuvwxyz0123456789_");
 	if (plen == 0 || spec[plen] != ':')
 		snprintf(full, sizeof(full), "netmap:%s", spec);
+	else if (strncmp(spec, "netmap:", 7) == 0 && is_driver_name(spec + 7))
+		snprintf(full, sizeof(full), "%s", spec + 7);   /* netmap:afpacket:eth0 */
 	else
 		snprintf(full, sizeof(full), "%s", spec);
 	ret = nmk_portspec_parse(full, &ps, err, sizeof(err), NULL);
@@ -540,10 +577,18 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 	if (ret < 0) {
 		while (nfds)
 			close(fds[--nfds]);
-		set_err(errbuf, NMK_ERRBUF_SIZE, "%s", err);
 		close(fd);
 		if (drv)
 			drv->close(dport);
+		/* "netmap:eth0" that the broker does not know (no persistent
+		 * port of that name) is a NIC: the best driver that can drive
+		 * it opens it. */
+		if (ret == -ENXIO && drv == NULL && ps.subsys == NMK_SUBSYS_NETMAP && !ps.pipe_type) {
+			struct nmk_port *p = open_with_best_driver(full, &ps, params, errbuf);
+			if (p != NULL || errno != ENXIO)
+				return p;
+		}
+		set_err(errbuf, NMK_ERRBUF_SIZE, "%s", err);
 		errno = -ret;
 		return NULL;
 	}
