@@ -583,11 +583,8 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 		/* "netmap:eth0" that the broker does not know (no persistent
 		 * port of that name) is a NIC: the best driver that can drive
 		 * it opens it. */
-		if (ret == -ENXIO && drv == NULL && ps.subsys == NMK_SUBSYS_NETMAP && !ps.pipe_type) {
-			struct nmk_port *p = open_with_best_driver(full, &ps, params, errbuf);
-			if (p != NULL || errno != ENXIO)
-				return p;
-		}
+		if (ret == -ENXIO && drv == NULL && ps.subsys == NMK_SUBSYS_NETMAP && !ps.pipe_type)
+			return open_with_best_driver(full, &ps, params, errbuf);
 		set_err(errbuf, NMK_ERRBUF_SIZE, "%s", err);
 		errno = -ret;
 		return NULL;

@@ -18,6 +18,7 @@
 
 #include "broker.h"
 #include "sync.h"
+#include "attach.h"
 #include "monitor.h"
 #include "nic.h"
 #include "vale.h"
@@ -41,6 +42,8 @@ struct conn *conn_new(int fd)
 
 	if (c == NULL)
 		return NULL;
+	static uint64_t conn_ids;
+	c->id = ++conn_ids;
 	c->fd = fd;
 	if (nm_os_peer_cred(fd, &c->cred) < 0) {
 		free(c);
@@ -456,7 +459,7 @@ static struct port *port_lookup(const char *name, const struct nmreq_register *r
 	struct port *pp = vale_persistent_port(name);
 	if (pp)
 		return pp;
-	snprintf(err, errlen, "%s: no such port (no NIC driver is available)", name);
+	snprintf(err, errlen, "%s: no such port", name);
 	*status = -ENXIO;
 	return NULL;
 }
@@ -658,6 +661,8 @@ static void do_list(struct conn *c, uint32_t seq, const void *body, uint32_t len
 	l.kind = p->kind == PORT_MON ? 4 : 1;
 	if (p->kind == PORT_VALE)
 		vale_describe(p, &l);
+	if (p->kind == PORT_VALE && attach_is_nic(p->name))
+		l.kind = 5;     /* a switch port served by a NIC */
 	nmk_msg_send(c->fd, NMK_MSG_LIST, seq, 0, &l, sizeof(l), NULL, 0);
 }
 
@@ -694,6 +699,11 @@ static void do_vale_ctl(struct conn *c, uint16_t type, uint32_t seq, const void 
 	}
 	memcpy(&m, body, sizeof(m));
 	m.name[sizeof(m.name) - 1] = '\0';
+	char sw[16];
+	const char *ifname = NULL;
+	bool nic = (type == NMK_MSG_VALE_ATTACH || type == NMK_MSG_VALE_DETACH) &&
+		   vale_name_split(m.name, sw, sizeof(sw), &ifname, err, sizeof(err)) == 0 &&
+		   vale_persistent_port(ifname) == NULL;
 	switch (type) {
 	case NMK_MSG_VALE_NEWIF:
 		ret = vale_newif(&m, &c->cred, err, sizeof(err));
@@ -702,16 +712,56 @@ static void do_vale_ctl(struct conn *c, uint16_t type, uint32_t seq, const void 
 		ret = vale_delif(&m, &c->cred, err, sizeof(err));
 		break;
 	case NMK_MSG_VALE_ATTACH:
-		ret = vale_attach(&m, &c->cred, err, sizeof(err));
+		if (!nic) {
+			ret = vale_attach(&m, &c->cred, err, sizeof(err));
+			break;
+		}
+		/* A NIC: the broker drives it with the caller's authority,
+		 * so only root may ask. */
+		if (c->cred.uid != 0) {
+			snprintf(err, sizeof(err), "%s: attaching a NIC needs root", m.name);
+			ret = -EPERM;
+			break;
+		}
+		ret = attach_nic(m.name, sw, ifname, c->id, seq, err, sizeof(err));
+		if (ret == 0)
+			return;         /* answered when the worker has started */
 		break;
 	default:
-		ret = vale_detach(&m, &c->cred, err, sizeof(err));
+		if (nic && attach_is_nic(m.name))
+			ret = detach_nic(m.name, err, sizeof(err));
+		else
+			ret = vale_detach(&m, &c->cred, err, sizeof(err));
 		break;
 	}
 	if (ret < 0)
 		nmk_msg_send_error(c->fd, type, seq, ret, "%s", err);
 	else
 		nmk_msg_send(c->fd, type, seq, 0, &m, sizeof(m), NULL, 0);
+}
+
+/* A NIC worker has started (or failed): answer the ATTACH that asked. */
+void attach_answer(uint64_t conn_id, uint32_t seq, int status, const char *err,
+		   const char *name)
+{
+	for (struct conn *c = conns; c; c = c->next) {
+		if (c->id != conn_id)
+			continue;
+		if (status < 0) {
+			nmk_msg_send_error(c->fd, NMK_MSG_VALE_ATTACH, seq, status, "%s", err);
+			return;
+		}
+		struct nmk_msg_vale_ctl m;
+		memset(&m, 0, sizeof(m));
+		snprintf(m.name, sizeof(m.name), "%s", name);
+		struct port *p = port_find(name);
+		if (p) {
+			m.port_index = p->vport;
+			m.mem_id = p->r->mem_id;
+		}
+		nmk_msg_send(c->fd, NMK_MSG_VALE_ATTACH, seq, 0, &m, sizeof(m), NULL, 0);
+		return;
+	}
 }
 
 bool conn_handle(struct conn *c)

@@ -40,6 +40,10 @@ bool conn_handle(struct conn *c);
 unsigned conn_count(void);
 struct conn *conn_list(void);
 
+/* Answer an ATTACH of a NIC once its worker has started (attach_poll). */
+void attach_answer(uint64_t conn_id, uint32_t seq, int status, const char *err,
+		   const char *name);
+
 /* Whether anything but connections is alive (persistent objects). */
 bool broker_has_objects(void);
 

@@ -30,6 +30,7 @@
 
 #include "broker.h"
 #include "client.h"
+#include "attach.h"
 #include "monitor.h"
 #include "vale.h"
 
@@ -220,8 +221,10 @@ static void serve(int lfd)
 			blog(LOG_ERR, "poll: %s", strerror(errno));
 			break;
 		}
-		if (r > 0 && (pfds[1].revents & POLLIN))
+		if (r > 0 && (pfds[1].revents & POLLIN)) {
 			nm_os_notify_drain(notify_fd);
+			attach_poll(attach_answer);
+		}
 		for (size_t j = 2; r > 0 && j < i; j++) {
 			struct conn *c = owners[j];
 			short re = pfds[j].revents;
@@ -378,6 +381,7 @@ int main(int argc, char **argv)
 		blog(LOG_ERR, "cannot create a notification fd: %s", strerror(-notify_fd));
 		return 1;
 	}
+	attach_init(notify_fd);
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
@@ -394,6 +398,7 @@ int main(int argc, char **argv)
 
 	/* Clean shutdown: hang up every client (their mappings stay valid),
 	 * remove the socket, release the lock. */
+	attach_stop_all();
 	conn_drop_all();
 	char path[256];
 	if (nmk_rundir_path("nmkitd.sock", path, sizeof(path)) == 0)

@@ -79,6 +79,7 @@ struct binding {
 
 struct conn {
 	struct conn *next;
+	uint64_t id;                    /* broker-wide, never reused */
 	int fd;
 	struct nm_os_cred cred;
 	struct binding *b;

@@ -1,0 +1,32 @@
+/*
+ * attach.h - NICs attached to VALE switches, each served by a worker
+ * thread of the broker.
+ */
+#ifndef NMKITD_ATTACH_H
+#define NMKITD_ATTACH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The main loop's notification fd: workers signal it when they change
+ * state. */
+void attach_init(int notify_fd);
+
+/* Start serving NIC `ifname` on switch port `name` ("valeX:ifname").  The
+ * request (conn_id, seq) is answered by attach_poll once the worker has
+ * opened both ports or failed.  Returns 0, or a negative errno with err. */
+int attach_nic(const char *name, const char *sw, const char *ifname, uint64_t conn_id,
+	       uint32_t seq, char *err, size_t errlen);
+/* Ask the worker of `name` to stop; -ENOENT if no NIC is attached so. */
+int detach_nic(const char *name, char *err, size_t errlen);
+/* Is `name` a switch port served by a NIC worker? */
+bool attach_is_nic(const char *name);
+/* After a notification: answer started workers' requests, reap the ones
+ * that stopped. */
+void attach_poll(void (*answer)(uint64_t conn_id, uint32_t seq, int status, const char *err,
+				const char *name));
+/* At shutdown. */
+void attach_stop_all(void);
+
+#endif /* NMKITD_ATTACH_H */
