@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,6 +324,17 @@ static const char *pktgen(void)
 	return p && *p ? p : "apps/pkt-gen/pkt-gen";
 }
 
+/* The apps/ directory of the build tree, where vale-ctl is too. */
+static const char *pktgen_dir(void)
+{
+	static char dir[512];
+	snprintf(dir, sizeof(dir), "%s", pktgen());
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	return dir;
+}
+
 static pid_t spawn(const char *log, const char *const *argv)
 {
 	pid_t pid = fork();
@@ -420,6 +432,124 @@ static void bench_pktgen(const char *name, const char *label, char **tx_ports, u
 	printf("%-34s %4u B  %8.2f Mpps     %7.2f Gbit/s   handoff %.0f/%.0f ns (%s/%s)\n", label, len,
 	       total / 1e6, total * len * 8 / 1e9, before, after, placement(before), placement(after));
 	record(name, len, total, 2, before, after);
+}
+
+/* ---- the NIC path: veths between namespaces -------------------------------------- */
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	int r = system(cmd);
+	return r == 0 ? 0 : -1;
+}
+
+/* pkt-gen in namespace ns: "ip netns exec ns pkt-gen ..." */
+static pid_t spawn_ns(const char *log, const char *ns, const char *const *args)
+{
+	const char *argv[24] = { "/usr/sbin/ip", "netns", "exec", ns };
+	unsigned n = 4;
+	for (unsigned i = 0; args[i] && n < 23; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	if (access(argv[0], X_OK) != 0)
+		argv[0] = "/sbin/ip";
+	return spawn(log, argv);
+}
+
+/* A generator in namespace A sends over a veth to a receiver in namespace
+ * B, through `how` in the root namespace (our switch with both veths
+ * attached, or a Linux bridge).  Both ends use the afpacket driver. */
+static double nic_case(const char *how, unsigned len, const char *drvpath)
+{
+	int id = (int)getpid() % 100000;
+	char nsa[32], nsb[32], a1[16], a2[16], b1[16], b2[16], sw[16], lenbuf[16];
+	char rxlog[64], txlog[64], ifa[32], ifb[32];
+
+	snprintf(nsa, sizeof(nsa), "nmbA%d", id);
+	snprintf(nsb, sizeof(nsb), "nmbB%d", id);
+	snprintf(a1, sizeof(a1), "nba%d", id);
+	snprintf(a2, sizeof(a2), "nbA%d", id);
+	snprintf(b1, sizeof(b1), "nbb%d", id);
+	snprintf(b2, sizeof(b2), "nbB%d", id);
+	snprintf(sw, sizeof(sw), "valen%d", id);
+	snprintf(lenbuf, sizeof(lenbuf), "%u", len);
+	if (sh("ip netns add %s && ip netns add %s", nsa, nsb) < 0)
+		return -1;
+	sh("ip link add %s type veth peer name %s && ip link add %s type veth peer name %s",
+	   a1, a2, b1, b2);
+	sh("ip link set %s netns %s && ip link set %s netns %s", a1, nsa, b1, nsb);
+	sh("ip -n %s link set %s up && ip -n %s link set %s up && ip link set %s up && ip link set %s up",
+	   nsa, a1, nsb, b1, a2, b2);
+	sh("for i in %s %s; do sysctl -qw net.ipv6.conf.$i.disable_ipv6=1; done", a2, b2);
+	sh("ip netns exec %s sysctl -qw net.ipv6.conf.all.disable_ipv6=1; "
+	   "ip netns exec %s sysctl -qw net.ipv6.conf.all.disable_ipv6=1", nsa, nsb);
+	bool ours = strcmp(how, "vale") == 0;
+	if (ours) {
+		sh("NMKIT_DRIVER_PATH=%s %s/../vale-ctl/vale-ctl -a %s:%s >/dev/null && "
+		   "NMKIT_DRIVER_PATH=%s %s/../vale-ctl/vale-ctl -a %s:%s >/dev/null",
+		   drvpath, pktgen_dir(), sw, a2, drvpath, pktgen_dir(), sw, b2);
+	} else {
+		sh("ip link add nbbr%d type bridge && ip link set nbbr%d up && "
+		   "ip link set %s master nbbr%d && ip link set %s master nbbr%d",
+		   id, id, a2, id, b2, id);
+	}
+	snprintf(rxlog, sizeof(rxlog), "/tmp/nmbench-nicrx-%d.log", id);
+	snprintf(txlog, sizeof(txlog), "/tmp/nmbench-nictx-%d.log", id);
+	snprintf(ifa, sizeof(ifa), "afpacket:%s", a1);
+	snprintf(ifb, sizeof(ifb), "afpacket:%s", b1);
+	const char *ra[] = { pktgen(), "-f", "rx", "-i", ifb, "-W", "-w", "0", NULL };
+	pid_t rx = spawn_ns(rxlog, nsb, ra);
+	usleep(500000);
+	/* A valid source address: the Linux bridge drops frames from 0:0:0:0:0:0. */
+	const char *ta[] = { pktgen(), "-f", "tx", "-i", ifa, "-n", "0", "-l", lenbuf, "-w", "0",
+			     "-S", "02:00:00:00:00:01", NULL };
+	pid_t tx = spawn_ns(txlog, nsa, ta);
+	usleep((useconds_t)(seconds * 1e6) + 300000);
+	kill(tx, SIGINT);
+	waitpid(tx, NULL, 0);
+	for (int w = 0; w < 400 && waitpid(rx, NULL, WNOHANG) == 0; w++)
+		usleep(10000);
+	kill(rx, SIGKILL);
+	waitpid(rx, NULL, 0);
+	double pps = pktgen_speed(rxlog);
+	unlink(rxlog);
+	unlink(txlog);
+	if (ours)
+		sh("NMKIT_DRIVER_PATH=%s %s/../vale-ctl/vale-ctl -d %s:%s; "
+		   "NMKIT_DRIVER_PATH=%s %s/../vale-ctl/vale-ctl -d %s:%s",
+		   drvpath, pktgen_dir(), sw, a2, drvpath, pktgen_dir(), sw, b2);
+	else
+		sh("ip link del nbbr%d", id);
+	sh("ip netns del %s; ip netns del %s; ip link del %s 2>/dev/null; ip link del %s 2>/dev/null",
+	   nsa, nsb, a2, b2);
+	return pps;
+}
+
+static void bench_nic(void)
+{
+	const char *drvpath = getenv("NMBENCH_DRIVERS");
+
+	if (geteuid() != 0 || drvpath == NULL || access("/var/run/netns", F_OK) != 0) {
+		if (geteuid() != 0 || drvpath == NULL) {
+			printf("%-34s (needs root and the afpacket plugin: skipped)\n", "NIC path, veth <-> veth");
+			return;
+		}
+	}
+	double ours = nic_case("vale", 60, drvpath);
+	double lin = nic_case("bridge", 60, drvpath);
+	printf("%-34s %4u B  %8.2f Mpps     %7.2f Gbit/s\n", "NIC path, veth -> VALE -> veth", 60u,
+	       ours / 1e6, ours * 60 * 8 / 1e9);
+	printf("%-34s %4u B  %8.2f Mpps     %7.2f Gbit/s\n", "NIC path, veth -> Linux bridge -> veth",
+	       60u, lin / 1e6, lin * 60 * 8 / 1e9);
+	record("nic_vale", 60, ours, 2, 0, 0);
+	record("nic_linux_bridge", 60, lin, 2, 0, 0);
 }
 
 /* ---- DPDK memif, the reference ----------------------------------------------- */
@@ -647,7 +777,7 @@ int main(int argc, char **argv)
 			json = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: nmbench [-t seconds] [-j results.json] [memcpy|pipe|vale|valeloop|memif ...]\n");
+			fprintf(stderr, "usage: nmbench [-t seconds] [-j results.json] [memcpy|pipe|vale|valeloop|memif|nic ...]\n");
 			return 2;
 		}
 	}
@@ -707,6 +837,9 @@ int main(int argc, char **argv)
 		print_ref("memif_pair", "DPDK memif pair, cpu 0 -> cpu 1", 1514, pps, 2, memif_before, memif_after);
 	}
 
+	if (want(argc, argv, "nic"))
+		bench_nic();
+
 	/* Ratios of figures measured in this run. */
 	for (unsigned len = 60; len; len = len == 60 ? 1514 : 0) {
 		print_ratio("pipe_loopback", "memcpy", len);
@@ -716,6 +849,7 @@ int main(int argc, char **argv)
 		print_ratio("vale_1_1", "memif_pair", len);
 		print_ratio("vale_2_1", "memif_pair", len);
 		print_ratio("vale_bcast_1_3", "memif_pair", len);
+		print_ratio("nic_vale", "nic_linux_bridge", len);
 	}
 	write_json(json);
 	return 0;
