@@ -101,10 +101,14 @@ struct nmk_msg_vale_ctl {
 	uint32_t tx_slots, rx_slots;    /* NEWIF in/out */
 	uint16_t tx_rings, rx_rings;
 	uint16_t mem_id;                /* out */
-	uint16_t pad;
+	uint16_t flags;                 /* ATTACH in: NMK_VALE_CTL_* */
 	uint32_t port_index;            /* ATTACH / DETACH out */
 	uint32_t pad2;
 };
+
+/* ATTACH of a host stack: the device is a tap that the driver creates,
+ * wired to this host's IP stack (vale-ctl -h). */
+#define NMK_VALE_CTL_TAP 1u
 
 struct nmk_msg_vale_stats {
 	char name[64];                  /* in: "valeX:Y" */

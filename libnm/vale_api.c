@@ -54,7 +54,8 @@ static int call(uint16_t type, const void *body, uint32_t len, void *reply, uint
 	return ret;
 }
 
-static int ctl(uint16_t type, const char *name, const struct nmk_vale_conf *conf, char *errbuf)
+static int ctl(uint16_t type, const char *name, const struct nmk_vale_conf *conf, uint16_t flags,
+	       char *errbuf)
 {
 	struct nmk_msg_vale_ctl m;
 
@@ -64,6 +65,7 @@ static int ctl(uint16_t type, const char *name, const struct nmk_vale_conf *conf
 	}
 	memset(&m, 0, sizeof(m));
 	snprintf(m.name, sizeof(m.name), "%s", name);
+	m.flags = flags;
 	if (conf) {
 		m.tx_slots = conf->tx_slots;
 		m.rx_slots = conf->rx_slots;
@@ -78,22 +80,65 @@ static int ctl(uint16_t type, const char *name, const struct nmk_vale_conf *conf
 
 int nmk_vale_newif(const char *name, const struct nmk_vale_conf *conf, char *errbuf)
 {
-	return ctl(NMK_MSG_VALE_NEWIF, name, conf, errbuf);
+	return ctl(NMK_MSG_VALE_NEWIF, name, conf, 0, errbuf);
 }
 
 int nmk_vale_delif(const char *name, char *errbuf)
 {
-	return ctl(NMK_MSG_VALE_DELIF, name, NULL, errbuf);
+	return ctl(NMK_MSG_VALE_DELIF, name, NULL, 0, errbuf);
 }
 
 int nmk_vale_attach(const char *name, char *errbuf)
 {
-	return ctl(NMK_MSG_VALE_ATTACH, name, NULL, errbuf);
+	return ctl(NMK_MSG_VALE_ATTACH, name, NULL, 0, errbuf);
 }
 
 int nmk_vale_detach(const char *name, char *errbuf)
 {
-	return ctl(NMK_MSG_VALE_DETACH, name, NULL, errbuf);
+	return ctl(NMK_MSG_VALE_DETACH, name, NULL, 0, errbuf);
+}
+
+/* The host port of "valeX:eth0": "valeX:eth0_h", a tap of that name. */
+static int host_name(const char *name, char *out, size_t len, char *errbuf)
+{
+	const char *colon = name ? strchr(name, ':') : NULL;
+	if (colon == NULL || strlen(colon + 1) + 2 > 15 ||
+	    (size_t)snprintf(out, len, "%s_h", name) >= len) {
+		set_err(errbuf, "%s: expected valeX:<ifname> with an interface name of at most 13 characters",
+			name ? name : "(null)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int nmk_vale_attach_host(const char *name, char *errbuf)
+{
+	char host[80];
+	int ret = host_name(name, host, sizeof(host), errbuf);
+
+	if (ret < 0)
+		return ret;
+	ret = ctl(NMK_MSG_VALE_ATTACH, name, NULL, 0, errbuf);
+	if (ret < 0)
+		return ret;
+	int hret = ctl(NMK_MSG_VALE_ATTACH, host, NULL, NMK_VALE_CTL_TAP, errbuf);
+	if (hret < 0) {
+		ctl(NMK_MSG_VALE_DETACH, name, NULL, 0, NULL);
+		return hret;
+	}
+	return ret;
+}
+
+int nmk_vale_detach_host(const char *name, char *errbuf)
+{
+	char host[80];
+	int ret = host_name(name, host, sizeof(host), errbuf);
+
+	if (ret < 0)
+		return ret;
+	ret = ctl(NMK_MSG_VALE_DETACH, host, NULL, 0, errbuf);
+	int nret = ctl(NMK_MSG_VALE_DETACH, name, NULL, 0, ret < 0 ? NULL : errbuf);
+	return ret < 0 ? ret : nret;
 }
 
 int nmk_vale_list(uint32_t *cursor, struct nmk_vale_entry *e, char *errbuf)

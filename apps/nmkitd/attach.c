@@ -37,6 +37,7 @@ struct nic {
 	struct nic *next;
 	char name[64];                  /* "vale0:eth0" */
 	char ifname[32];
+	bool tap;                       /* a host stack: the tap driver creates the device */
 	pthread_t thread;
 	_Atomic int stop;
 	int wake_fd;                    /* a DETACH wakes the worker's poll */
@@ -116,7 +117,9 @@ static void *worker(void *arg)
 	struct nic *n = arg;
 	char spec[64];
 
-	snprintf(spec, sizeof(spec), "netmap:%s", n->ifname);
+	/* A NIC through the best driver; a host stack through a tap the
+	 * driver creates (and removes when the worker closes it). */
+	snprintf(spec, sizeof(spec), n->tap ? "tap:%s" : "netmap:%s", n->ifname);
 	struct nmk_port *dev = nmk_port_open(spec, n->err);
 	if (dev == NULL) {
 		/* No device of that name (or no driver for it): what does not
@@ -157,7 +160,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int attach_nic(const char *name, const char *sw, const char *ifname, uint64_t conn_id,
+int attach_nic(const char *name, const char *sw, const char *ifname, bool tap, uint64_t conn_id,
 	       uint32_t seq, char *err, size_t errlen)
 {
 	struct nic *n = nic_find(name);
@@ -174,6 +177,7 @@ int attach_nic(const char *name, const char *sw, const char *ifname, uint64_t co
 	}
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	snprintf(n->ifname, sizeof(n->ifname), "%s", ifname);
+	n->tap = tap;
 	n->conn_id = conn_id;
 	n->seq = seq;
 	n->wake_fd = nm_os_notify_create();

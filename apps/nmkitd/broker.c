@@ -723,7 +723,8 @@ static void do_vale_ctl(struct conn *c, uint16_t type, uint32_t seq, const void 
 			ret = -EPERM;
 			break;
 		}
-		ret = attach_nic(m.name, sw, ifname, c->id, seq, err, sizeof(err));
+		ret = attach_nic(m.name, sw, ifname, (m.flags & NMK_VALE_CTL_TAP) != 0, c->id, seq, err,
+				 sizeof(err));
 		if (ret == 0)
 			return;         /* answered when the worker has started */
 		break;

@@ -272,10 +272,16 @@ int main(int argc, char **argv)
 		return r < 0 ? fail("attach", name, r, err) : 0;
 	case 'd':
 		r = nmk_vale_detach(name, err);
-		return r < 0 ? fail("detach", name, r, err) : 0;
+		if (r < 0)
+			return fail("detach", name, r, err);
+		/* A host stack attached with -h goes with its NIC. */
+		char host[96];
+		snprintf(host, sizeof(host), "%s_h", name);
+		nmk_vale_detach(host, NULL);
+		return 0;
 	case 'h':
-		return fail("attach", name, -EOPNOTSUPP,
-			    "attaching a host stack needs a NIC driver, and none is available");
+		r = nmk_vale_attach_host(name, err);
+		return r < 0 ? fail("attach", name, r, err) : 0;
 	case 'p':
 	case 'P':
 		return fail(cmd == 'p' ? "enable polling on" : "disable polling on", name, -EOPNOTSUPP,

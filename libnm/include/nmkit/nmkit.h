@@ -177,6 +177,15 @@ NMK_API int nmk_vale_delif(const char *name, char *errbuf);
 /** Attach persistent port Y to switch X ("valeX:Y", as `vale-ctl -a`):
  * -EBUSY if already attached or open, -ENOENT if Y does not exist. */
 NMK_API int nmk_vale_attach(const char *name, char *errbuf);
+/**
+ * Attach NIC `eth0` to switch X with its host stack ("valeX:eth0", as
+ * `vale-ctl -h`): the NIC as nmk_vale_attach() does, and a tap device
+ * "eth0_h", created for it and wired to this host's IP stack, as the port
+ * "valeX:eth0_h".  nmk_vale_detach_host() removes both.
+ */
+NMK_API int nmk_vale_attach_host(const char *name, char *errbuf);
+NMK_API int nmk_vale_detach_host(const char *name, char *errbuf);
+
 /** Detach it: -ENOENT if not attached there, -EBUSY if open. */
 NMK_API int nmk_vale_detach(const char *name, char *errbuf);
 /** Enumerate ports: start with *cursor = 0; returns 1 with an entry, 0 at
