@@ -3,8 +3,9 @@
  *
  * Two kinds of port, told apart by their parameters:
  *
- *   live  "pcap:<ifname>": a capture handle on the interface (immediate
- *         mode, non-blocking); rxsync dispatches what libpcap has into the
+ *   live  "pcap:<ifname>": a non-blocking capture handle on the interface
+ *         (on Linux a TPACKET_V3 ring with a 1 ms block timeout, elsewhere
+ *         immediate mode); rxsync dispatches what libpcap has into the
  *         RX ring, txsync hands each frame to pcap_inject().  This is the
  *         driver of last resort (priority 1): anything libpcap can open,
  *         on any system libpcap runs on, but with a copy and a system call
@@ -292,10 +293,22 @@ static int pcd_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 			r = -ENODEV;
 			goto fail;
 		}
+		pcap_set_snaplen(p->lh, (int)snaplen);
+#ifdef __linux__
+		/* Not immediate mode: there libpcap uses a TPACKET_V2 ring of
+		 * fixed-size frames sized by the snaplen, so its default 2 MB
+		 * buffer holds only 32 frames of 64 KB (veth and most NICs
+		 * have offloads, so libpcap cannot size frames by the MTU)
+		 * and a burst of more is dropped by the kernel before rxsync
+		 * can run.  A TPACKET_V3 ring packs frames by their real
+		 * length (thousands of small ones); a 1 ms block timeout
+		 * bounds the latency, as in the afpacket driver. */
+		pcap_set_timeout(p->lh, 1);
+#else
 		/* Immediate mode: a frame is handed over as it arrives, not
 		 * when a kernel buffer fills, as a NIC ring would. */
-		pcap_set_snaplen(p->lh, (int)snaplen);
 		pcap_set_immediate_mode(p->lh, 1);
+#endif
 		pcap_set_promisc(p->lh, 1);
 		int ar = pcap_activate(p->lh);
 		if (ar < 0) {
