@@ -203,18 +203,21 @@ static void wait_readable(struct nmk_driver_port *p, unsigned ring, int ms)
 }
 
 /* 1000 frames of 60..1500 bytes from a arrive on b intact and in order,
- * none comes back on a, and the counters say so. */
-static void test_transfer(void **state)
+ * none comes back on a, and the counters say so; a sends with the given
+ * tx= mode. */
+static void transfer(const char *txmode)
 {
-	(void)state;
 	struct nmk_driver_port *pa, *pb;
 	struct nmk_driver_geometry ga, gb;
 	struct nmk_driver_stats sa, sb;
 	struct fake tx, rx;
 	char err[256];
 	uint64_t bytes = 0;
+	const char *keys[] = { "tx" };
+	const char *vals[] = { txmode };
 
-	assert_int_equal(open_port(IF_A, 0, NULL, NULL, &pa, &ga, err, sizeof err), 0);
+	if (open_port(IF_A, 1, keys, vals, &pa, &ga, err, sizeof err) != 0)
+		fail_msg("open with tx=%s: %s", txmode, err);
 	assert_int_equal(open_port(IF_B, 0, NULL, NULL, &pb, &gb, err, sizeof err), 0);
 	assert_int_equal(ga.tx_rings, 1);
 	assert_int_equal(ga.rx_rings, 1);
@@ -268,6 +271,18 @@ static void test_transfer(void **state)
 	drv->close(pb);
 	fake_free(&tx);
 	fake_free(&rx);
+}
+
+static void test_transfer(void **state)
+{
+	(void)state;
+	transfer("mmsg");
+}
+
+static void test_transfer_ring(void **state)
+{
+	(void)state;
+	transfer("ring");
 }
 
 /* A frame above MTU + 14 is taken, not sent, and counted; the frames
@@ -468,6 +483,7 @@ static void test_bad_params(void **state)
 	expect_einval("block_size", "99999999999999999999999");
 	expect_einval("block_nr", "1");
 	expect_einval("retire_ms", "0");
+	expect_einval("tx", "mmap");
 
 	/* And good ones are taken. */
 	struct nmk_driver_port *p;
@@ -515,7 +531,7 @@ static void test_descriptor(void **state)
 	assert_string_equal(drv->aliases[0], "packet");
 	assert_null(drv->aliases[1]);
 	assert_int_equal(drv->priority, 10);
-	const char *want[] = { "rings", "fanout", "promisc", "qdisc_bypass", "block_size", NULL };
+	const char *want[] = { "rings", "fanout", "promisc", "qdisc_bypass", "block_size", "tx", NULL };
 	for (const char **w = want; *w; w++) {
 		bool found = false;
 		for (const struct nmk_driver_param *pp = drv->params; pp->key; pp++)
@@ -554,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_nodev),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_transfer),
+		cmocka_unit_test(test_transfer_ring),
 		cmocka_unit_test(test_mtu),
 		cmocka_unit_test(test_morefrag),
 		cmocka_unit_test(test_fanout),

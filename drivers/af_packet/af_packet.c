@@ -14,12 +14,23 @@
  * frames are taken.  PACKET_IGNORE_OUTGOING, and a check of sll_pkttype for
  * kernels without it, keep a port from receiving what it sent.
  *
- * Transmit: sendmmsg() straight from the netmap buffers (one iovec per
- * slot, so NS_MOREFRAG chains need no copy in user space), with
- * PACKET_QDISC_BYPASS by default.  A TPACKET_V3 socket cannot also carry a
- * TPACKET_V2 TX ring, so a mapped TX ring would cost a second socket per
- * ring and a copy per frame; sendmmsg needs neither and also takes one
- * system call per batch.
+ * Transmit, tx=mmsg (the default): sendmmsg() straight from the netmap
+ * buffers (one iovec per slot, so NS_MOREFRAG chains need no copy in user
+ * space), with PACKET_QDISC_BYPASS by default.
+ *
+ * Transmit, tx=ring: a TPACKET_V2 TX ring (PACKET_TX_RING).  A TPACKET_V3
+ * socket cannot also carry a V2 TX ring, so each ring pair gets a second
+ * socket, bound with protocol 0 so that it receives nothing.  txsync copies
+ * frames into free ring frames, marks them TP_STATUS_SEND_REQUEST and kicks
+ * the kernel with one send() per call.  A slot is reported as taken only
+ * once the kernel has picked its frame up, so a kick cut short (socket
+ * buffer full) leaves those slots pending and the next txsync kicks again,
+ * instead of frames lingering in the ring with nobody to push them.
+ *
+ * mmsg is the default because it measured faster: on a veth pair, one
+ * core, batches of 512, it sent 4% more 60-byte frames and 20% more
+ * 1500-byte frames than the ring, whose copy per frame costs more than the
+ * system calls it saves.
  *
  * Nothing here blocks: the sockets are non-blocking and MSG_DONTWAIT is
  * passed anyway.  Control calls report errors as a negative errno plus a
@@ -64,10 +75,19 @@ static const struct nmk_driver_param afp_params[] = {
 	{ "block_size", "RX block bytes, power of 2", "262144" },
 	{ "block_nr", "RX blocks, 2..65536", "16" },
 	{ "retire_ms", "RX block timeout, 1..1000", "1" },
+	{ "tx", "mmsg|ring", "mmsg" },
 	{ NULL, NULL, NULL },
 };
 
 static const char *const afp_aliases[] = { "packet", NULL };
+
+/* One frame queued by txsync in tx=ring mode. */
+struct afp_txent {
+	uint32_t frame;                 /* ring frame, or AFP_TX_DROP */
+	uint32_t nslots, bytes;
+};
+#define AFP_TX_DROP     UINT32_MAX
+#define AFP_TX_RINGMAX  (8u << 20)      /* bytes of TX ring per ring pair, at most */
 
 struct afp_ring {
 	int fd;
@@ -77,6 +97,17 @@ struct afp_ring {
 	uint32_t cur_blk;               /* the block rxsync reads next */
 	uint8_t *pkt;                   /* next frame in cur_blk, or NULL */
 	uint32_t left;                  /* frames not yet read in cur_blk */
+	/* tx=ring only: the TPACKET_V2 TX socket and its ring. */
+	int txfd;
+	uint8_t *txmap;
+	size_t txmaplen;
+	uint32_t tx_fsize, tx_fnr;      /* frame size and count */
+	uint32_t tx_fill;               /* the ring frame txsync fills next */
+	/* Frames given to the ring (or dropped) but whose slots are not yet
+	 * reported taken, oldest first: a circular queue of txq_cap. */
+	struct afp_txent *txq;
+	uint32_t txq_cap, txq_head, txq_len;
+	uint32_t tx_inring;             /* entries of txq that hold a ring frame */
 	/* Per ring, so that rings synced by different threads never share a
 	 * counter; stats() sums them. */
 	uint64_t rx_packets, rx_bytes, rx_dropped;
@@ -111,7 +142,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 struct afp_conf {
 	unsigned rings;
 	int fanout;                     /* PACKET_FANOUT_* */
-	bool promisc, qdisc_bypass;
+	bool promisc, qdisc_bypass, txring;
 	uint32_t block_size, block_nr, retire_ms;
 };
 
@@ -175,6 +206,13 @@ static int parse_param(struct afp_conf *c, const char *key, const char *val, boo
 		if (!parse_uint(val, 2, 65536, &v))
 			goto bad;
 		c->block_nr = (uint32_t)v;
+	} else if (strcmp(key, "tx") == 0) {
+		if (strcmp(val, "mmsg") == 0)
+			c->txring = false;
+		else if (strcmp(val, "ring") == 0)
+			c->txring = true;
+		else
+			goto bad;
 	} else if (strcmp(key, "retire_ms") == 0) {
 		if (!parse_uint(val, 1, 1000, &v))
 			goto bad;
@@ -224,8 +262,16 @@ static void ring_close(struct afp_ring *r)
 		munmap(r->map, r->maplen);
 	if (r->fd >= 0)
 		close(r->fd);
+	if (r->txmap)
+		munmap(r->txmap, r->txmaplen);
+	if (r->txfd >= 0)
+		close(r->txfd);
+	free(r->txq);
 	r->map = NULL;
 	r->fd = -1;
+	r->txmap = NULL;
+	r->txfd = -1;
+	r->txq = NULL;
 }
 
 static void afp_close(struct nmk_driver_port *p)
@@ -350,6 +396,107 @@ static int ring_open(struct nmk_driver_port *p, unsigned i, const struct afp_con
 	return 0;
 }
 
+/* tx=ring: the second socket of ring pair i, with its TPACKET_V2 TX ring.
+ * Protocol 0 in bind() sets the device without hooking the socket into
+ * reception, so it never queues a received frame. */
+static int txring_open(struct nmk_driver_port *p, unsigned i, const struct afp_conf *c,
+		       uint32_t tx_slots, char *err, size_t errlen)
+{
+	struct afp_ring *r = &p->ring[i];
+	int one = 1, e;
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (page <= 0)
+		page = 4096;
+	r->txfd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (r->txfd < 0) {
+		e = errno;
+		set_err(err, errlen, "%s:%s: AF_PACKET TX socket: %s", AFP_NAME, p->ifname,
+			strerror(e));
+		return -e;
+	}
+	int ver = TPACKET_V2;
+	if (setsockopt(r->txfd, SOL_PACKET, PACKET_VERSION, &ver, sizeof ver) < 0) {
+		e = errno;
+		set_err(err, errlen, "%s:%s: PACKET_VERSION TPACKET_V2: %s", AFP_NAME, p->ifname,
+			strerror(e));
+		return -e;
+	}
+	/* A malformed frame is skipped, not left blocking the ring. */
+	(void)setsockopt(r->txfd, SOL_PACKET, PACKET_LOSS, &one, sizeof one);
+	if (c->qdisc_bypass &&
+	    setsockopt(r->txfd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) {
+		e = errno;
+		set_err(err, errlen, "%s:%s: PACKET_QDISC_BYPASS: %s", AFP_NAME, p->ifname,
+			strerror(e));
+		return -e;
+	}
+
+	/* Frames are a power of two that holds the header and the largest
+	 * frame, so that they tile the blocks exactly and frame k is at
+	 * k * tx_fsize. */
+	uint32_t fsize = 2048, bsize = 1u << 16;
+	while (fsize < TPACKET2_HDRLEN - sizeof(struct sockaddr_ll) + p->max_frame)
+		fsize <<= 1;
+	if (bsize < (uint32_t)page)
+		bsize = (uint32_t)page;
+	if (bsize < fsize)
+		bsize = fsize;
+	uint32_t fpb = bsize / fsize, fnr = tx_slots;
+	if (fnr > AFP_TX_RINGMAX / fsize)
+		fnr = AFP_TX_RINGMAX / fsize;
+	fnr = (fnr + fpb - 1) / fpb * fpb;
+	if (fnr < fpb)
+		fnr = fpb;
+
+	struct tpacket_req req;
+	memset(&req, 0, sizeof req);
+	req.tp_block_size = bsize;
+	req.tp_block_nr = fnr / fpb;
+	req.tp_frame_size = fsize;
+	req.tp_frame_nr = fnr;
+	if (setsockopt(r->txfd, SOL_PACKET, PACKET_TX_RING, &req, sizeof req) < 0) {
+		e = errno;
+		set_err(err, errlen, "%s:%s: PACKET_TX_RING (%u frames of %u bytes): %s", AFP_NAME,
+			p->ifname, fnr, fsize, strerror(e));
+		return -e;
+	}
+	r->txmaplen = (size_t)bsize * req.tp_block_nr;
+	void *m = mmap(NULL, r->txmaplen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED,
+		       r->txfd, 0);
+	if (m == MAP_FAILED)
+		m = mmap(NULL, r->txmaplen, PROT_READ | PROT_WRITE, MAP_SHARED, r->txfd, 0);
+	if (m == MAP_FAILED) {
+		e = errno;
+		set_err(err, errlen, "%s:%s: mmap of the TX ring: %s", AFP_NAME, p->ifname,
+			strerror(e));
+		return -e;
+	}
+	r->txmap = m;
+	r->tx_fsize = fsize;
+	r->tx_fnr = fnr;
+	/* Dropped frames take queue entries too, without a ring frame. */
+	r->txq_cap = 2 * fnr;
+	r->txq = calloc(r->txq_cap, sizeof r->txq[0]);
+	if (!r->txq) {
+		set_err(err, errlen, "%s: out of memory", AFP_NAME);
+		return -ENOMEM;
+	}
+
+	struct sockaddr_ll sll;
+	memset(&sll, 0, sizeof sll);
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = 0;
+	sll.sll_ifindex = p->ifindex;
+	if (bind(r->txfd, (struct sockaddr *)&sll, sizeof sll) < 0) {
+		e = errno;
+		set_err(err, errlen, "%s:%s: bind of the TX socket: %s", AFP_NAME, p->ifname,
+			strerror(e));
+		return e == ENODEV ? -ENODEV : -e;
+	}
+	return 0;
+}
+
 static int afp_open(const struct nmk_driver_open_args *a, struct nmk_driver_port **portp,
 		    struct nmk_driver_geometry *geom, char *err, size_t errlen)
 {
@@ -434,19 +581,23 @@ static int afp_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 	p->max_frame = max_frame;
 	p->nrings = c.rings;
 	for (unsigned i = 0; i < c.rings; i++)
-		p->ring[i].fd = -1;
+		p->ring[i].fd = p->ring[i].txfd = -1;
 
 	int fanout_arg = 0;
 	r = 0;
-	for (unsigned i = 0; r == 0 && i < c.rings; i++)
+	uint32_t tx_slots = a->tx_slots ? a->tx_slots : AFP_DEF_SLOTS;
+	for (unsigned i = 0; r == 0 && i < c.rings; i++) {
 		r = ring_open(p, i, &c, &fanout_arg, err, errlen);
+		if (r == 0 && c.txring)
+			r = txring_open(p, i, &c, tx_slots, err, errlen);
+	}
 	if (r < 0) {
 		afp_close(p);
 		return r;
 	}
 
 	geom->tx_rings = geom->rx_rings = c.rings;
-	geom->tx_slots = a->tx_slots ? a->tx_slots : AFP_DEF_SLOTS;
+	geom->tx_slots = tx_slots;
 	geom->rx_slots = a->rx_slots ? a->rx_slots : AFP_DEF_SLOTS;
 	geom->mtu = max_frame;
 	*portp = p;
@@ -507,9 +658,11 @@ static int afp_list(char *buf, size_t len)
 
 static int afp_pollfd(struct nmk_driver_port *p, unsigned ring, int tx)
 {
-	(void)tx;       /* one socket carries both directions */
 	if (!p || ring >= p->nrings)
 		return -EINVAL;
+	/* With tx=mmsg one socket carries both directions. */
+	if (tx && p->ring[ring].txfd >= 0)
+		return p->ring[ring].txfd;
 	return p->ring[ring].fd;
 }
 
@@ -613,6 +766,143 @@ struct afp_frame {
 	uint32_t nslots, bytes;
 };
 
+/* tx=ring: the oldest queued frames the kernel has picked up (or that
+ * were dropped) give their slots back; returns how many slots. */
+static uint32_t txring_reap(struct afp_ring *r)
+{
+	uint32_t taken = 0;
+
+	while (r->txq_len > 0) {
+		const struct afp_txent *q = &r->txq[r->txq_head];
+		if (q->frame == AFP_TX_DROP) {
+			r->tx_dropped++;
+		} else {
+			struct tpacket2_hdr *h =
+				(struct tpacket2_hdr *)(r->txmap + (size_t)q->frame * r->tx_fsize);
+			if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_SEND_REQUEST)
+				break;  /* not sent yet */
+			r->tx_packets++;
+			r->tx_bytes += q->bytes;
+			r->tx_inring--;
+		}
+		taken += q->nslots;
+		r->txq_head = r->txq_head + 1 == r->txq_cap ? 0 : r->txq_head + 1;
+		r->txq_len--;
+	}
+	return taken;
+}
+
+static void txq_push(struct afp_ring *r, uint32_t frame, uint32_t nslots, uint32_t bytes)
+{
+	uint32_t t = r->txq_head + r->txq_len;
+
+	if (t >= r->txq_cap)
+		t -= r->txq_cap;
+	r->txq[t] = (struct afp_txent){ .frame = frame, .nslots = nslots, .bytes = bytes };
+	r->txq_len++;
+}
+
+/* tx=ring, after a kick failed for the device (down, gone): the frames
+ * the kernel did not take are dropped, as tx=mmsg drops them, so that the
+ * ring does not stall.  The kernel only reads the ring inside send(), so
+ * they are ours again; they are the newest ring frames, and filling starts
+ * over at the first of them, where the kernel will look next. */
+static void txring_unsend(struct afp_ring *r)
+{
+	uint32_t first = AFP_TX_DROP;
+
+	for (uint32_t k = 0, t = r->txq_head; k < r->txq_len; k++) {
+		struct afp_txent *q = &r->txq[t];
+		t = t + 1 == r->txq_cap ? 0 : t + 1;
+		if (q->frame == AFP_TX_DROP)
+			continue;
+		struct tpacket2_hdr *h =
+			(struct tpacket2_hdr *)(r->txmap + (size_t)q->frame * r->tx_fsize);
+		if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_SEND_REQUEST))
+			continue;
+		__atomic_store_n(&h->tp_status, TP_STATUS_AVAILABLE, __ATOMIC_RELEASE);
+		if (first == AFP_TX_DROP)
+			first = q->frame;
+		q->frame = AFP_TX_DROP;
+		q->bytes = 0;
+		r->tx_inring--;
+	}
+	if (first != AFP_TX_DROP)
+		r->tx_fill = first;
+}
+
+static int afp_txsync_ring(struct nmk_driver_port *p, struct afp_ring *r,
+			   const struct nmk_driver_ring *dr, uint32_t from, uint32_t total)
+{
+	struct netmap_ring *nr = dr->ring;
+	uint32_t ns = nr->num_slots, pos = 0;
+	const uint32_t off = TPACKET2_HDRLEN - sizeof(struct sockaddr_ll);
+
+	/* Slots [from, from + pos) are already in the queue from earlier calls. */
+	for (uint32_t k = 0, t = r->txq_head; k < r->txq_len; k++) {
+		pos += r->txq[t].nslots;
+		t = t + 1 == r->txq_cap ? 0 : t + 1;
+	}
+	while (pos < total && r->txq_len < r->txq_cap) {
+		uint32_t i = (from + pos) % ns, cnt = 0, bytes = 0;
+		bool bad = false, complete = false;
+
+		for (uint32_t k = 0; pos + k < total; k++) {
+			const struct netmap_slot *s = &nr->slot[(i + k) % ns];
+			cnt++;
+			if (s->buf_idx >= dr->nbufs || s->len > dr->buf_size)
+				bad = true;
+			else
+				bytes += s->len;
+			if (!(s->flags & NS_MOREFRAG) || cnt == NETMAP_MAX_FRAGS) {
+				if (s->flags & NS_MOREFRAG)
+					bad = true;
+				complete = true;
+				break;
+			}
+		}
+		if (!complete)
+			break;  /* the rest of this frame is not queued yet */
+		if (bad || bytes < AFP_ETH_HLEN || bytes > p->max_frame) {
+			txq_push(r, AFP_TX_DROP, cnt, 0);
+			pos += cnt;
+			continue;
+		}
+		if (r->tx_inring == r->tx_fnr)
+			break;  /* every frame is ours and unsent */
+		struct tpacket2_hdr *h =
+			(struct tpacket2_hdr *)(r->txmap + (size_t)r->tx_fill * r->tx_fsize);
+		uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+		if (st != TP_STATUS_AVAILABLE && st != TP_STATUS_WRONG_FORMAT)
+			break;  /* still being sent: the ring is full */
+		uint8_t *dst = (uint8_t *)h + off;
+		for (uint32_t k = 0; k < cnt; k++) {
+			const struct netmap_slot *s = &nr->slot[(i + k) % ns];
+			memcpy(dst, dr->bufbase + (size_t)s->buf_idx * dr->buf_size, s->len);
+			dst += s->len;
+		}
+		h->tp_len = bytes;
+		h->tp_snaplen = bytes;
+		/* Release: the frame's bytes are in place before the kernel sees it. */
+		__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+		txq_push(r, r->tx_fill, cnt, bytes);
+		r->tx_inring++;
+		r->tx_fill = r->tx_fill + 1 == r->tx_fnr ? 0 : r->tx_fill + 1;
+		pos += cnt;
+	}
+	/* Kick whenever something is unsent, including frames a previous kick
+	 * left behind.  EAGAIN/ENOBUFS mean a full socket buffer or device
+	 * queue: those frames stay queued for the next call. */
+	if (r->tx_inring > 0) {
+		int k;
+		while ((k = (int)send(r->txfd, NULL, 0, MSG_DONTWAIT)) < 0 && errno == EINTR)
+			;
+		if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+			txring_unsend(r);
+	}
+	return (int)txring_reap(r);
+}
+
 static int afp_txsync(struct nmk_driver_port *p, unsigned ring, const struct nmk_driver_ring *dr,
 		      uint32_t from, uint32_t to)
 {
@@ -627,6 +917,8 @@ static int afp_txsync(struct nmk_driver_port *p, unsigned ring, const struct nmk
 
 	uint32_t total = to >= from ? to - from : ns - from + to;
 	uint32_t taken = 0;
+	if (r->txfd >= 0)
+		return afp_txsync_ring(p, r, dr, from, total);
 	struct mmsghdr msg[AFP_BATCH];
 	struct iovec iov[AFP_IOV_MAX];
 	struct afp_frame fr[AFP_BATCH];
@@ -729,7 +1021,7 @@ static const struct nmk_driver afp_driver = {
 	.abi = NMK_DRIVER_ABI,
 	.name = AFP_NAME,
 	.aliases = afp_aliases,
-	.description = "Linux AF_PACKET: TPACKET_V3 RX ring, sendmmsg TX, PACKET_FANOUT rings",
+	.description = "Linux AF_PACKET: TPACKET_V3 RX ring, sendmmsg or TPACKET_V2 TX ring, PACKET_FANOUT",
 	.params = afp_params,
 	.priority = 10,
 	.probe = afp_probe,
