@@ -33,76 +33,14 @@
 
 #include "nmk_driver.h"
 #include "net/netmap.h"
+#include "drvtest.h"
 
 #define IF_A      "nmkafa"
 #define IF_B      "nmkafb"
 #define ETYPE     0x88b5        /* IEEE local experimental: nothing else sends it */
-#define NSLOTS    1024u
-#define BUFSZ     2048u
 #define NFRAMES   1000u
 
 static const struct nmk_driver *drv;
-
-static void skip_all(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void skip_all(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("1..0 # SKIP ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	exit(0);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A netmap ring in plain memory: header, slots, then buffers (buffer 0 is
- * left unused, as in netmap). */
-struct fake {
-	struct netmap_ring *ring;
-	char *bufs;
-	struct nmk_driver_ring dr;
-};
-
-static void fake_init(struct fake *f)
-{
-	size_t hdr = sizeof(struct netmap_ring) + NSLOTS * sizeof(struct netmap_slot);
-
-	f->ring = calloc(1, hdr);
-	f->bufs = calloc(NSLOTS + 1, BUFSZ);
-	assert_non_null(f->ring);
-	assert_non_null(f->bufs);
-	/* The const fields are ours to set: the memory is not const. */
-	*(uint32_t *)&f->ring->num_slots = NSLOTS;
-	*(uint32_t *)&f->ring->nr_buf_size = BUFSZ;
-	for (uint32_t i = 0; i < NSLOTS; i++)
-		f->ring->slot[i].buf_idx = i + 1;
-	f->dr.ring = f->ring;
-	f->dr.bufbase = f->bufs;
-	f->dr.buf_size = BUFSZ;
-	f->dr.nbufs = NSLOTS + 1;
-}
-
-static void fake_free(struct fake *f)
-{
-	free(f->ring);
-	free(f->bufs);
-}
-
-static uint8_t *slot_buf(struct fake *f, uint32_t i)
-{
-	return (uint8_t *)f->bufs + (size_t)f->ring->slot[i].buf_idx * BUFSZ;
-}
 
 static int open_port(const char *ifname, unsigned nparams, const char *const *keys,
 		     const char *const *vals, struct nmk_driver_port **p,
@@ -544,17 +482,7 @@ static void test_descriptor(void **state)
 #ifdef __linux__
 static void setup_netns(void)
 {
-	if (geteuid() != 0)
-		skip_all("needs root for a network namespace and AF_PACKET sockets");
-	if (unshare(CLONE_NEWNET) < 0)
-		skip_all("unshare(CLONE_NEWNET): %s", strerror(errno));
-	if (system("ip link add name " IF_A " type veth peer name " IF_B " >/dev/null 2>&1") != 0)
-		skip_all("cannot create a veth pair with ip(8) (no veth support or no iproute2)");
-	/* No IPv6 chatter (router solicitations, MLD) on the pair. */
-	(void)system("sysctl -qw net.ipv6.conf." IF_A ".disable_ipv6=1 "
-		     "net.ipv6.conf." IF_B ".disable_ipv6=1 >/dev/null 2>&1");
-	if (system("ip link set " IF_A " up && ip link set " IF_B " up") != 0)
-		skip_all("cannot bring the veth pair up");
+	netns_veth(IF_A, IF_B, "AF_PACKET sockets");
 	int s = socket(AF_PACKET, SOCK_RAW, 0);
 	if (s < 0)
 		skip_all("AF_PACKET socket: %s", strerror(errno));
