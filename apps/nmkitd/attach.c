@@ -160,7 +160,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int attach_nic(const char *name, const char *sw, const char *ifname, bool tap, uint64_t conn_id,
+int attach_nic(const char *name, const char *ifname, bool tap, uint64_t conn_id,
 	       uint32_t seq, char *err, size_t errlen)
 {
 	struct nic *n = nic_find(name);
@@ -169,7 +169,6 @@ int attach_nic(const char *name, const char *sw, const char *ifname, bool tap, u
 		snprintf(err, errlen, "%s: %s is already attached", name, ifname);
 		return -EBUSY;
 	}
-	(void)sw;
 	n = calloc(1, sizeof(*n));
 	if (n == NULL) {
 		snprintf(err, errlen, "out of memory");

@@ -18,7 +18,7 @@ void attach_init(int notify_fd);
  * stack port, vale-ctl -h).  The
  * request (conn_id, seq) is answered by attach_poll once the worker has
  * opened both ports or failed.  Returns 0, or a negative errno with err. */
-int attach_nic(const char *name, const char *sw, const char *ifname, bool tap, uint64_t conn_id,
+int attach_nic(const char *name, const char *ifname, bool tap, uint64_t conn_id,
 	       uint32_t seq, char *err, size_t errlen);
 /* Ask the worker of `name` to stop; -ENOENT if no NIC is attached so. */
 int detach_nic(const char *name, char *err, size_t errlen);

@@ -723,7 +723,7 @@ static void do_vale_ctl(struct conn *c, uint16_t type, uint32_t seq, const void 
 			ret = -EPERM;
 			break;
 		}
-		ret = attach_nic(m.name, sw, ifname, (m.flags & NMK_VALE_CTL_TAP) != 0, c->id, seq, err,
+		ret = attach_nic(m.name, ifname, (m.flags & NMK_VALE_CTL_TAP) != 0, c->id, seq, err,
 				 sizeof(err));
 		if (ret == 0)
 			return;         /* answered when the worker has started */
@@ -827,4 +827,12 @@ bool conn_handle(struct conn *c)
 		break;
 	}
 	return true;
+}
+
+bool broker_has_objects(void)
+{
+	/* Pipes, monitors and driver ports live only while registered;
+	 * switches while they have ports, which live while registered,
+	 * persistent or served by a NIC worker (a registered client too). */
+	return vale_switch_count() > 0 || vale_has_persistent();
 }

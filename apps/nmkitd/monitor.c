@@ -35,7 +35,6 @@
 struct monitor {
 	uint64_t entry[2][NMK_MAX_RINGS];   /* value installed per parent ring */
 	char parent[64];
-	bool tx, rx;
 };
 
 struct mpending {
@@ -128,8 +127,6 @@ struct port *monitor_get(const char *name, struct port *parent, const struct nmr
 		return NULL;
 	}
 	snprintf(mon->parent, sizeof(mon->parent), "%s", parent->name);
-	mon->tx = want_tx;
-	mon->rx = want_rx;
 	mp->owner_obj = mon;
 	mp->r->refs++;
 	*status = -ENOMEM;

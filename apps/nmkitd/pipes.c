@@ -22,7 +22,6 @@
 
 #include "broker.h"
 #include "sync.h"
-#include "vale.h"
 
 struct pipe_pair;
 
@@ -271,11 +270,4 @@ struct port *pipe_peer(struct port *p)
 {
 	struct pipe_pair *pair = p->owner_obj;
 	return pair->end[1 - p->end];
-}
-
-bool broker_has_objects(void)
-{
-	/* Pipes live only while registered; switches only while they have
-	 * ports, which live only while registered (or persistent). */
-	return vale_switch_count() > 0 || vale_has_persistent();
 }
