@@ -137,14 +137,14 @@ static void *worker(void *arg)
 	}
 	report(n, 1);
 	while (!atomic_load_explicit(&n->stop, memory_order_relaxed)) {
+		/* Each rxsync also releases what the previous round consumed
+		 * (and so does the poll below, before sleeping). */
 		nmk_rxsync(dev);
 		uint32_t in = move(dev, sw);
 		nmk_txsync(sw);         /* forwards into the switch */
-		nmk_rxsync(dev);
 		nmk_rxsync(sw);
 		uint32_t out = move(sw, dev);
 		nmk_txsync(dev);        /* the driver sends */
-		nmk_rxsync(sw);
 		if (in || out)
 			continue;       /* traffic flows: keep polling */
 		struct pollfd pfd[3] = {
