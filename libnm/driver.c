@@ -25,26 +25,13 @@
 #include <unistd.h>
 
 #include <nmkit/nmkit.h>
+#include <nmkit/nmk_driver.h>
 
 #include "driver.h"
 
 #ifndef NMKIT_DRIVERDIR
 #define NMKIT_DRIVERDIR "/usr/local/lib/nmkit-1/drivers"
 #endif
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Record "path: cause" in the set; an allocation failure loses only the
  * message, never the load of the other files. */
@@ -269,7 +256,7 @@ int nmk_drivers_load(struct nmk_driver_set *set, const char *dir, char *err, siz
 	struct stat st;
 
 	memset(set, 0, sizeof *set);
-	set_err(err, errlen, "%s", "");
+	nmk_errbuf(err, errlen, "%s", "");
 	if (!dir) {
 		dir = getenv("NMKIT_DRIVER_PATH");
 		if (!dir || !*dir) {
@@ -279,7 +266,7 @@ int nmk_drivers_load(struct nmk_driver_set *set, const char *dir, char *err, siz
 	}
 	set->dir = strdup(dir);
 	if (!set->dir) {
-		set_err(err, errlen, "out of memory");
+		nmk_errbuf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 
@@ -287,17 +274,17 @@ int nmk_drivers_load(struct nmk_driver_set *set, const char *dir, char *err, siz
 		int e = errno;
 		if (dflt && e == ENOENT)
 			return 0;       /* no driver installed */
-		set_err(err, errlen, "%s: driver directory: %s", dir, strerror(e));
+		nmk_errbuf(err, errlen, "%s: driver directory: %s", dir, strerror(e));
 		reject(set, dir, "driver directory: %s", strerror(e));
 		return -e;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		set_err(err, errlen, "%s: driver directory: not a directory", dir);
+		nmk_errbuf(err, errlen, "%s: driver directory: not a directory", dir);
 		reject(set, dir, "driver directory: not a directory");
 		return -ENOTDIR;
 	}
 	if ((bad = unsafe_owner(&st, why, sizeof why)) != NULL) {
-		set_err(err, errlen, "%s: driver directory refused: it is %s", dir, bad);
+		nmk_errbuf(err, errlen, "%s: driver directory refused: it is %s", dir, bad);
 		reject(set, dir, "driver directory refused: it is %s", bad);
 		return -EPERM;
 	}
@@ -306,7 +293,7 @@ int nmk_drivers_load(struct nmk_driver_set *set, const char *dir, char *err, siz
 	int n = scandir(dir, &names, so_file, alphasort);
 	if (n < 0) {
 		int e = errno;
-		set_err(err, errlen, "%s: cannot read the driver directory: %s", dir, strerror(e));
+		nmk_errbuf(err, errlen, "%s: cannot read the driver directory: %s", dir, strerror(e));
 		reject(set, dir, "cannot read the driver directory: %s", strerror(e));
 		return -e;
 	}
@@ -384,7 +371,7 @@ int nmk_driver_params_check(const struct nmk_driver *d, const char *params, char
 {
 	const char *s = params;
 
-	set_err(err, errlen, "%s", "");
+	nmk_errbuf(err, errlen, "%s", "");
 	if (!s)
 		return 0;
 	if (*s == '@')
@@ -400,7 +387,7 @@ int nmk_driver_params_check(const struct nmk_driver *d, const char *params, char
 		int kl = klen > 64 ? 64 : (int)klen;
 
 		if (klen == 0) {
-			set_err(err, errlen, "driver %s: empty parameter name in \"%s\"", d->name, s);
+			nmk_errbuf(err, errlen, "driver %s: empty parameter name in \"%s\"", d->name, s);
 			return -EINVAL;
 		}
 		if (!param_lookup(d, item, klen)) {
@@ -413,12 +400,12 @@ int nmk_driver_params_check(const struct nmk_driver *d, const char *params, char
 					break;
 				off += (size_t)w;
 			}
-			set_err(err, errlen, "driver %s: unknown parameter \"%.*s\" (known: %s)", d->name,
+			nmk_errbuf(err, errlen, "driver %s: unknown parameter \"%.*s\" (known: %s)", d->name,
 				kl, item, off ? known : "none");
 			return -EINVAL;
 		}
 		if (!eq || eq + 1 == item + ilen) {
-			set_err(err, errlen, "driver %s: parameter \"%.*s\" has no value (use %.*s=VALUE)",
+			nmk_errbuf(err, errlen, "driver %s: parameter \"%.*s\" has no value (use %.*s=VALUE)",
 				d->name, kl, item, kl, item);
 			return -EINVAL;
 		}
@@ -426,7 +413,7 @@ int nmk_driver_params_check(const struct nmk_driver *d, const char *params, char
 			const char *pend = strchr(prev, ',');
 			size_t plen = strcspn(prev, "=,");
 			if (plen == klen && strncmp(prev, item, klen) == 0) {
-				set_err(err, errlen, "driver %s: parameter \"%.*s\" given twice", d->name,
+				nmk_errbuf(err, errlen, "driver %s: parameter \"%.*s\" given twice", d->name,
 					kl, item);
 				return -EINVAL;
 			}

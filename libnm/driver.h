@@ -22,7 +22,7 @@
 
 #include <stddef.h>
 
-#include "nmk_driver.h"
+#include <nmkit/nmk_driver.h>
 
 /* The smallest descriptor that has every v1 field (rxsync is the last). */
 #define NMK_DRIVER_V1_SIZE \

@@ -28,17 +28,19 @@
 /*
  * Must a poll without POLLOUT txsync this port?  netmap's poll then skips
  * the TX rings with nothing pending (head == hwcur).  That matters for a
- * monitor, whose TX ring's sync always fails: a POLLIN poll would always
- * return POLLERR and never sleep.  Other rings are always synced, so that
- * a ring the user scribbled on is still checked and reset.
+ * kind whose TX rings refuse every sync (a monitor): a POLLIN poll would
+ * always return POLLERR and never sleep.  Other rings are always synced,
+ * so that a ring the user scribbled on is still checked and reset.
  */
 static bool tx_pending(struct nmk_port *p)
 {
+	if (!p->ops->tx_refused)
+		return p->info.first_tx_ring < p->info.last_tx_ring;
 	for (uint32_t i = p->info.first_tx_ring; i < p->info.last_tx_ring; i++) {
-		const struct netmap_ring *r = nmk_port_txring(p, i);
-		struct nmk_kring *k = nmk_kring_at(&p->mem, p->tx_kring[i]);
-		if (k->kind != NMK_KR_MON_TX || k->num_slots == 0 ||
-		    r->head != atomic_load_explicit(&k->hwcur, memory_order_relaxed) % k->num_slots)
+		const struct nmk_kring_view *v = &p->tx_view[i];
+		const struct netmap_ring *r = nmk_view_ring(&p->mem, v);
+		if (r->head != atomic_load_explicit(&nmk_view_kring(&p->mem, v)->hwcur,
+						    memory_order_relaxed) % v->num_slots)
 			return true;
 	}
 	return false;
@@ -84,10 +86,11 @@ static bool port_arm(struct nmk_port *p, short events, bool arm)
 	bool ready = false;
 	struct {
 		bool on;
-		uint32_t first, last, *k;
+		uint32_t first, last;
+		const struct nmk_kring_view *v;
 	} sets[2] = {
-		{ (events & WANT_TX) != 0, p->info.first_tx_ring, p->info.last_tx_ring, p->tx_kring },
-		{ (events & WANT_RX) != 0, p->info.first_rx_ring, p->info.last_rx_ring, p->rx_kring },
+		{ (events & WANT_TX) != 0, p->info.first_tx_ring, p->info.last_tx_ring, p->tx_view },
+		{ (events & WANT_RX) != 0, p->info.first_rx_ring, p->info.last_rx_ring, p->rx_view },
 	};
 
 	for (int d = 0; d < 2; d++) {
@@ -95,10 +98,10 @@ static bool port_arm(struct nmk_port *p, short events, bool arm)
 			continue;
 		for (uint32_t i = sets[d].first; i < sets[d].last; i++) {
 			if (arm) {
-				nmk_kring_arm(&p->mem, sets[d].k[i], p->binding_slot);
-				ready |= nmk_kring_ready(&p->mem, sets[d].k[i]);
+				nmk_kring_arm(&p->mem, sets[d].v[i].index, p->binding_slot);
+				ready |= nmk_kring_ready(&p->mem, &sets[d].v[i]);
 			} else {
-				nmk_kring_disarm(&p->mem, sets[d].k[i], p->binding_slot);
+				nmk_kring_disarm(&p->mem, sets[d].v[i].index, p->binding_slot);
 			}
 		}
 	}
@@ -119,11 +122,11 @@ static bool port_ready(struct nmk_port *p, short events)
 {
 	if (events & WANT_TX)
 		for (uint32_t i = p->info.first_tx_ring; i < p->info.last_tx_ring; i++)
-			if (nmk_kring_ready(&p->mem, p->tx_kring[i]))
+			if (nmk_kring_ready(&p->mem, &p->tx_view[i]))
 				return true;
 	if (events & WANT_RX)
 		for (uint32_t i = p->info.first_rx_ring; i < p->info.last_rx_ring; i++)
-			if (nmk_kring_ready(&p->mem, p->rx_kring[i]))
+			if (nmk_kring_ready(&p->mem, &p->rx_view[i]))
 				return true;
 	return false;
 }
@@ -235,7 +238,7 @@ static int poll_loop(struct nmk_port **ports, struct pollfd *fds, nfds_t n, int 
 				return -e;
 			}
 			for (nfds_t i = 0; i < n; i++) {
-				if (ports[i] && !ports[i]->drv &&
+				if (ports[i] && !ports[i]->ops->sleep_fd &&
 				    (sys[i].revents & (POLLHUP | POLLERR))) {
 					/* The broker is gone: our rings still work but
 					 * we can no longer sleep; report it. */

@@ -18,28 +18,15 @@
 
 #include "client.h"
 #include "driver.h"
-#include "forward.h"
 #include "nm_os.h"
 #include "port.h"
+#include "port_kinds.h"
 #include "portspec.h"
 #include "proto.h"
 
 static pthread_mutex_t lib_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct nmk_port *ports;          /* open in this process */
 
-static void set_err(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (buf == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 int nmk_port_set_error(struct nmk_port *p, int err, const char *fmt, ...)
 {
@@ -81,25 +68,24 @@ static int check_ctrl(const struct nmk_ctrl_hdr *h, const struct nmk_msg_binding
 	char lerr[160];
 
 	if (h->magic != NMK_CTRL_MAGIC || h->version != NMK_CTRL_VERSION) {
-		set_err(err, errlen, "%s: control object has magic %llx version %u, expected version %u",
+		nmk_errbuf(err, errlen, "%s: control object has magic %llx version %u, expected version %u",
 			b->name, (unsigned long long)h->magic, h->version, NMK_CTRL_VERSION);
 		return -EPROTO;
 	}
 	if (nmk_region_layout(&h->layout.p, l, lerr, sizeof(lerr)) < 0 ||
 	    memcmp(l, &h->layout, sizeof(*l)) != 0 || l->memsize != b->reg.nr_memsize ||
 	    h->mem_id != b->reg.nr_mem_id || h->geom.nkrings != l->p.ring_num) {
-		set_err(err, errlen, "%s: region %u has an inconsistent layout", b->name,
+		nmk_errbuf(err, errlen, "%s: region %u has an inconsistent layout", b->name,
 			b->reg.nr_mem_id);
 		return -EPROTO;
 	}
 	memset(&g, 0, sizeof(g));
 	g.nkrings = h->geom.nkrings;
 	g.nports = h->geom.nports;
-	g.vale_ports = h->geom.vale_ports;
-	g.learn_entries = h->geom.learn_entries;
+	g.sw_bytes = h->geom.sw_bytes;
 	if (nmk_ctrl_geom_compute(&g) < 0 || memcmp(&g, &h->geom, sizeof(g)) != 0 ||
 	    g.size != b->ctrl_size) {
-		set_err(err, errlen, "%s: control object of region %u has an inconsistent layout",
+		nmk_errbuf(err, errlen, "%s: control object of region %u has an inconsistent layout",
 			b->name, b->reg.nr_mem_id);
 		return -EPROTO;
 	}
@@ -120,19 +106,19 @@ static struct nmk_mapping *mapping_get(const struct nmk_msg_binding *b, const in
 		}
 	}
 	if (nfds < 2) {
-		set_err(err, errlen, "%s: nmkitd sent no memory for region %u", b->name,
+		nmk_errbuf(err, errlen, "%s: nmkitd sent no memory for region %u", b->name,
 			b->reg.nr_mem_id);
 		return NULL;
 	}
 	if ((ret = nm_os_shm_check(fds[0], b->reg.nr_memsize)) < 0 ||
 	    (ret = nm_os_shm_check(fds[1], b->ctrl_size)) < 0) {
-		set_err(err, errlen, "%s: region %u is not a sealed object of the announced size: %s",
+		nmk_errbuf(err, errlen, "%s: region %u is not a sealed object of the announced size: %s",
 			b->name, b->reg.nr_mem_id, strerror(-ret));
 		return NULL;
 	}
 	mp = calloc(1, sizeof(*mp));
 	if (mp == NULL) {
-		set_err(err, errlen, "out of memory");
+		nmk_errbuf(err, errlen, "out of memory");
 		return NULL;
 	}
 	mp->broker_id = b->broker_id;
@@ -141,7 +127,7 @@ static struct nmk_mapping *mapping_get(const struct nmk_msg_binding *b, const in
 	mp->base = nm_os_shm_map(fds[0], b->reg.nr_memsize);
 	mp->ctrl = nm_os_shm_map(fds[1], b->ctrl_size);
 	if (mp->base == NULL || mp->ctrl == NULL) {
-		set_err(err, errlen, "%s: cannot map region %u (%llu bytes): %s", b->name,
+		nmk_errbuf(err, errlen, "%s: cannot map region %u (%llu bytes): %s", b->name,
 			b->reg.nr_mem_id, (unsigned long long)b->reg.nr_memsize, strerror(errno));
 		goto fail;
 	}
@@ -150,6 +136,7 @@ static struct nmk_mapping *mapping_get(const struct nmk_msg_binding *b, const in
 	if (check_ctrl(h, b, &mp->l, &g, err, errlen) < 0)
 		goto fail;
 	mp->mem = (struct nmk_mem){ .base = mp->base, .ctrl = mp->ctrl, .l = &mp->l, .g = g };
+	nmk_mem_init_limits(&mp->mem);
 	mp->refs = 1;
 	mp->next = mappings;
 	mappings = mp;
@@ -187,10 +174,15 @@ static void mapping_put(struct nmk_mapping *mp)
  * traffic; it is re-made after fork.
  */
 #define WAKE_CACHE 256
+#define WAKE_RETRY_NS 1000000000ull
 
+/* fd -1: the broker said no for this id (a binding gone, or an id that
+ * another client wrote into the port table): not asked again before
+ * retry_ns, so garbage ids cost one request a second, not one per wake. */
 static struct {
 	uint64_t id;
 	int fd;
+	uint64_t retry_ns;
 } wake_cache[WAKE_CACHE];
 static int side_fd = -1;
 static pid_t side_pid;
@@ -223,7 +215,8 @@ static int wake_fd_get(uint64_t id)
 	unsigned nfds = 0;
 	int ret = -1;
 
-	if (wake_cache[h].id == id)
+	if (wake_cache[h].id == id && (wake_cache[h].fd >= 0 ||
+					nm_os_now_ns() < wake_cache[h].retry_ns))
 		return wake_cache[h].fd;
 	/* Twice: the side connection may lead to a broker that has since
 	 * been replaced; then connect to the current one. */
@@ -238,18 +231,15 @@ static int wake_fd_get(uint64_t id)
 		close(side_fd);
 		side_fd = -1;
 	}
-	if (ret < 0 || nfds < 1) {
-		while (nfds)
-			close(fds[--nfds]);
-		return -1;
-	}
-	while (nfds > 1)
+	int fd = ret < 0 || nfds < 1 ? -1 : fds[0];
+	while (nfds > (fd < 0 ? 0u : 1u))
 		close(fds[--nfds]);
-	if (wake_cache[h].id)
+	if (wake_cache[h].id && wake_cache[h].fd >= 0)
 		close(wake_cache[h].fd);
 	wake_cache[h].id = id;
-	wake_cache[h].fd = fds[0];
-	return fds[0];
+	wake_cache[h].fd = fd;
+	wake_cache[h].retry_ns = nm_os_now_ns() + WAKE_RETRY_NS;
+	return fd;
 }
 
 static void wake_fd_drop(uint64_t id)
@@ -257,7 +247,8 @@ static void wake_fd_drop(uint64_t id)
 	unsigned h = (unsigned)(id * UINT64_C(0x9E3779B97F4A7C15) >> 56) % WAKE_CACHE;
 
 	if (wake_cache[h].id == id) {
-		close(wake_cache[h].fd);
+		if (wake_cache[h].fd >= 0)
+			close(wake_cache[h].fd);
 		wake_cache[h].id = 0;
 	}
 }
@@ -301,7 +292,7 @@ static struct nmk_port *port_from_binding(int fd, const struct nmk_msg_binding *
 	struct nmk_port *p = calloc(1, sizeof(*p));
 
 	if (p == NULL) {
-		set_err(err, errlen, "out of memory");
+		nmk_errbuf(err, errlen, "out of memory");
 		return NULL;
 	}
 	p->fd = fd;
@@ -322,37 +313,60 @@ static struct nmk_port *port_from_binding(int fd, const struct nmk_msg_binding *
 	    b->last_tx > ntx || b->last_rx > nrx || b->first_tx > b->last_tx ||
 	    b->first_rx > b->last_rx || b->binding_slot >= NMK_MAX_BINDINGS ||
 	    b->port_index >= p->mem.g.nports) {
-		set_err(err, errlen, "%s: nmkitd described an impossible registration", b->name);
+		nmk_errbuf(err, errlen, "%s: nmkitd described an impossible registration", b->name);
 		goto fail;
 	}
 	p->nifp = (struct netmap_if *)(void *)((char *)p->map->base + reg->nr_offset);
 	p->binding_id = b->binding_id;
 	p->port_index = b->port_index;
 	p->binding_slot = b->binding_slot;
-	p->tx_kring = malloc(sizeof(uint32_t) * (ntx + 1));
-	p->rx_kring = malloc(sizeof(uint32_t) * (nrx + 1));
-	if (!p->tx_kring || !p->rx_kring) {
-		set_err(err, errlen, "out of memory");
+	p->tx_view = calloc(ntx + 1, sizeof(*p->tx_view));
+	p->rx_view = calloc(nrx + 1, sizeof(*p->rx_view));
+	if (!p->tx_view || !p->rx_view) {
+		nmk_errbuf(err, errlen, "out of memory");
 		goto fail;
 	}
 	/* Resolve every bound ring to its kring once, from the netmap_if as
-	 * the broker wrote it, checking that it is a ring object. */
+	 * the broker wrote it, checking that it is a ring object, and keep our
+	 * own copy of the kring's constants, checked against what the broker
+	 * told us over our socket: later writes into the shared kring cannot
+	 * change what this process believes about its rings. */
 	for (uint32_t d = 0; d < 2; d++) {
 		uint32_t n = d ? nrx : ntx, first = d ? b->first_rx : b->first_tx;
 		uint32_t last = d ? b->last_rx : b->last_tx, base = d ? ntx + 1 : 0;
-		uint32_t *out = d ? p->rx_kring : p->tx_kring;
+		uint32_t slots = d ? reg->nr_rx_slots : reg->nr_tx_slots;
+		struct nmk_kring_view *out = d ? p->rx_view : p->tx_view;
 		for (uint32_t i = 0; i < n; i++) {
-			out[i] = NMK_NONE;
+			out[i].index = NMK_NONE;
 			if (i < first || i >= last)
 				continue;
 			int64_t off = (int64_t)reg->nr_offset + p->nifp->ring_ofs[base + i];
 			int64_t rel = off - (int64_t)l->ring_off;
 			if (rel < 0 || rel % l->p.ring_size || rel / l->p.ring_size >= l->p.ring_num) {
-				set_err(err, errlen, "%s: ring %u is outside the ring pool", b->name, i);
+				nmk_errbuf(err, errlen, "%s: ring %u is outside the ring pool", b->name, i);
 				goto fail;
 			}
-			out[i] = (uint32_t)(rel / l->p.ring_size);
+			char why[160];
+			struct nmk_kring_view *v = &out[i];
+			const struct nmk_kind_ops *ops;
+			if (nmk_kring_view_load(&p->mem, (uint32_t)(rel / l->p.ring_size), v, why,
+						sizeof(why)) < 0) {
+				nmk_errbuf(err, errlen, "%s: %s", b->name, why);
+				goto fail;
+			}
+			if (v->dir != d || v->ring_id != i || v->num_slots != slots ||
+			    v->port != b->port_index || (ops = nmk_kind_ops(v->kind)) == NULL ||
+			    (p->ops && ops != p->ops)) {
+				nmk_errbuf(err, errlen, "%s: %s ring %u does not match its registration",
+					b->name, d ? "rx" : "tx", i);
+				goto fail;
+			}
+			p->ops = ops;
 		}
+	}
+	if (p->ops == NULL) {
+		nmk_errbuf(err, errlen, "%s: the registration binds no ring", b->name);
+		goto fail;
 	}
 
 	struct nmk_port_info *info = &p->info;
@@ -391,8 +405,8 @@ fail:
 		mapping_put(p->map);
 		pthread_mutex_unlock(&lib_lock);
 	}
-	free(p->tx_kring);
-	free(p->rx_kring);
+	free(p->tx_view);
+	free(p->rx_view);
 	free(p);
 	return NULL;
 }
@@ -472,7 +486,7 @@ static struct nmk_port *open_with_best_driver(const char *full, const struct nmk
 			best = d;
 	}
 	if (best == NULL) {
-		set_err(errbuf, NMK_ERRBUF_SIZE,
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE,
 			"%s: no such port, and no driver plugin can drive a device of that name (vale-ctl --drivers)",
 			ps->name);
 		errno = ENXIO;
@@ -484,13 +498,12 @@ static struct nmk_port *open_with_best_driver(const char *full, const struct nmk
 
 int nmk_port_sleep_fd(struct nmk_port *p, short events, short *sys_events)
 {
-	if (p->drv && p->drv->pollfd) {
-		int tx = (events & (POLLOUT | POLLWRNORM)) && !(events & (POLLIN | POLLRDNORM));
-		int fd = p->drv->pollfd(p->drv_port, tx ? p->info.first_tx_ring : p->info.first_rx_ring, tx);
-		if (fd >= 0) {
-			*sys_events = tx ? POLLOUT : POLLIN;
+	if (p->ops->sleep_fd) {
+		bool tx = (events & (POLLOUT | POLLWRNORM)) && !(events & (POLLIN | POLLRDNORM));
+		int fd = p->ops->sleep_fd(p->state, tx ? p->info.first_tx_ring : p->info.first_rx_ring,
+					  tx, sys_events);
+		if (fd >= 0)
 			return fd;
-		}
 	}
 	*sys_events = POLLIN;
 	return p->fd;
@@ -509,7 +522,7 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 	int ret, fd;
 
 	if (spec == NULL) {
-		set_err(errbuf, NMK_ERRBUF_SIZE, "no port name given");
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "no port name given");
 		errno = EINVAL;
 		return NULL;
 	}
@@ -525,12 +538,12 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 		snprintf(full, sizeof(full), "%s", spec);
 	ret = nmk_portspec_parse(full, &ps, err, sizeof(err), NULL);
 	if (ret < 0) {
-		set_err(errbuf, NMK_ERRBUF_SIZE, "%s", err);
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "%s", err);
 		errno = -ret;
 		return NULL;
 	}
 	if (ps.share[0] || ps.extmem_file[0]) {
-		set_err(errbuf, NMK_ERRBUF_SIZE, "%s: @%s is not available in this version", spec,
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "%s: @%s is not available in this version", spec,
 			ps.share[0] ? "share" : "extmem");
 		errno = EOPNOTSUPP;
 		return NULL;
@@ -555,14 +568,14 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 	if (ps.subsys == NMK_SUBSYS_DRIVER) {
 		ret = driver_open(&ps, &req, &drv, &dport, err, sizeof(err));
 		if (ret < 0) {
-			set_err(errbuf, NMK_ERRBUF_SIZE, "%s: %s", spec, err);
+			nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "%s: %s", spec, err);
 			errno = -ret;
 			return NULL;
 		}
 	}
 	fd = nmk_broker_connect(err, sizeof(err));
 	if (fd < 0) {
-		set_err(errbuf, NMK_ERRBUF_SIZE, "%s: %s", spec, err);
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "%s: %s", spec, err);
 		if (drv)
 			drv->close(dport);
 		errno = -fd;
@@ -585,7 +598,7 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 		 * it opens it. */
 		if (ret == -ENXIO && drv == NULL && ps.subsys == NMK_SUBSYS_NETMAP && !ps.pipe_type)
 			return open_with_best_driver(full, &ps, params, errbuf);
-		set_err(errbuf, NMK_ERRBUF_SIZE, "%s", err);
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "%s", err);
 		errno = -ret;
 		return NULL;
 	}
@@ -598,8 +611,17 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 		errno = EPROTO;
 		return NULL;
 	}
-	p->drv = drv;
-	p->drv_port = dport;
+	if (drv) {
+		/* From now on the port owns the driver: closed with it. */
+		p->state = nmk_driver_state_new(drv, dport);
+		if (p->state == NULL) {
+			drv->close(dport);
+			nmk_port_close(p);
+			nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "%s: out of memory", spec);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
 	return p;
 }
 
@@ -625,14 +647,14 @@ struct nmk_port *nmk_port_from_fd(int fd, char *errbuf)
 	 * say) the request would be accepted and the reply awaited forever. */
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) {
 		int e = errno;
-		set_err(errbuf, NMK_ERRBUF_SIZE, "fd %d is not a netmap port fd: %s", fd,
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "fd %d is not a netmap port fd: %s", fd,
 			strerror(e));
 		errno = e;
 		return NULL;
 	}
 	if (type != SOCK_SEQPACKET || getsockname(fd, (struct sockaddr *)&sa, &salen) < 0 ||
 	    sa.ss_family != AF_UNIX) {
-		set_err(errbuf, NMK_ERRBUF_SIZE,
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE,
 			"fd %d is not a netmap port fd (a socket, but not a connection to nmkitd)", fd);
 		errno = EINVAL;
 		return NULL;
@@ -646,7 +668,7 @@ struct nmk_port *nmk_port_from_fd(int fd, char *errbuf)
 	if (ret < 0) {
 		while (nfds)
 			close(fds[--nfds]);
-		set_err(errbuf, NMK_ERRBUF_SIZE, "fd %d: %s", fd, err);
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "fd %d: %s", fd, err);
 		errno = -ret;
 		return NULL;
 	}
@@ -675,11 +697,10 @@ void nmk_port_close(struct nmk_port *p)
 	mapping_put(p->map);
 	pthread_mutex_unlock(&lib_lock);
 	close(p->fd);
-	if (p->drv)
-		p->drv->close(p->drv_port);
-	nmk_vale_scratch_free(p->vale);
-	free(p->tx_kring);
-	free(p->rx_kring);
+	if (p->ops->state_free)
+		p->ops->state_free(p->state);
+	free(p->tx_view);
+	free(p->rx_view);
 	free(p);
 }
 
@@ -719,16 +740,16 @@ void *nmk_port_mem(const struct nmk_port *p)
 
 struct netmap_ring *nmk_port_txring(const struct nmk_port *p, unsigned i)
 {
-	if (i >= p->info.tx_rings || p->tx_kring[i] == NMK_NONE)
+	if (i >= p->info.tx_rings || p->tx_view[i].index == NMK_NONE)
 		return NULL;
-	return nmk_ring_at(p->mem.base, p->mem.l, p->tx_kring[i]);
+	return nmk_view_ring(&p->mem, &p->tx_view[i]);
 }
 
 struct netmap_ring *nmk_port_rxring(const struct nmk_port *p, unsigned i)
 {
-	if (i >= p->info.rx_rings || p->rx_kring[i] == NMK_NONE)
+	if (i >= p->info.rx_rings || p->rx_view[i].index == NMK_NONE)
 		return NULL;
-	return nmk_ring_at(p->mem.base, p->mem.l, p->rx_kring[i]);
+	return nmk_view_ring(&p->mem, &p->rx_view[i]);
 }
 
 uint64_t nmk_port_rx_dropped(const struct nmk_port *p)
@@ -736,7 +757,7 @@ uint64_t nmk_port_rx_dropped(const struct nmk_port *p)
 	uint64_t n = 0;
 
 	for (uint32_t i = p->info.first_rx_ring; i < p->info.last_rx_ring; i++)
-		n += atomic_load_explicit(&nmk_kring_at(&p->mem, p->rx_kring[i])->drops,
+		n += atomic_load_explicit(&nmk_view_kring(&p->mem, &p->rx_view[i])->drops,
 					  memory_order_relaxed);
 	return n;
 }
@@ -752,22 +773,20 @@ static int port_sync(struct nmk_port *p, bool tx)
 {
 	char err[NMK_ERRBUF_SIZE - 80];
 	struct nmk_sync_ctx ctx = {
-		.wake = nmk_wake_bindings, .wake_arg = p, .vale = p->vale,
-		.drv = p->drv, .drv_port = p->drv_port,
+		.wake = nmk_wake_bindings, .wake_arg = p, .state = p->state,
 		.err = err, .errlen = sizeof(err),
 	};
 	uint32_t first = tx ? p->info.first_tx_ring : p->info.first_rx_ring;
 	uint32_t last = tx ? p->info.last_tx_ring : p->info.last_rx_ring;
-	const uint32_t *k = tx ? p->tx_kring : p->rx_kring;
+	struct nmk_kring_view *v = tx ? p->tx_view : p->rx_view;
 	int ret = 0;
 
 	for (uint32_t i = first; i < last; i++) {
-		int r = tx ? nmk_kring_txsync(&p->mem, k[i], &ctx)
-			   : nmk_kring_rxsync(&p->mem, k[i], &ctx);
+		int r = nmk_kring_sync(&p->mem, &v[i], tx ? NMK_DIR_TX : NMK_DIR_RX, &ctx);
 		if (r < 0 && ret == 0)
 			ret = nmk_port_set_error(p, r, "%s: %s", p->info.name, err);
 	}
-	p->vale = ctx.vale;     /* allocated by the first VALE txsync */
+	p->state = ctx.state;   /* a kind may make its state at the first sync */
 	return ret;
 }
 

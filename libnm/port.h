@@ -6,7 +6,7 @@
 
 #include <nmkit/nmkit.h>
 
-#include "sync.h"
+#include "kinds.h"
 
 struct nmk_mapping;
 
@@ -18,10 +18,11 @@ struct nmk_port {
 	struct netmap_if *nifp;
 	uint64_t binding_id;
 	uint32_t port_index, binding_slot;
-	uint32_t *tx_kring, *rx_kring;   /* by absolute ring index; NMK_NONE if unbound */
-	struct nmk_vale_scratch *vale;   /* VALE sender batch space, lazily */
-	const struct nmk_driver *drv;    /* driver ports: the driver, running here */
-	struct nmk_driver_port *drv_port;
+	/* Our trusted copies of the bound rings' krings, by absolute ring
+	 * index (index NMK_NONE: not bound here). */
+	struct nmk_kring_view *tx_view, *rx_view;
+	const struct nmk_kind_ops *ops;  /* the kind of its rings */
+	void *state;                     /* the kind's per-port state (ops->state_free) */
 	char err[NMK_ERRBUF_SIZE];
 	struct nmk_port *next;           /* in the process-wide list, for nmk_poll */
 };

@@ -89,11 +89,21 @@ struct nmk_msg_list {
 	uint32_t nbindings;             /* out: registrations on it */
 	uint32_t owner_uid;             /* out */
 	uint16_t mem_id;                /* out */
-	uint8_t kind;                   /* out: 1 pipe, 2 VALE port, 3 persistent port */
+	uint8_t kind;                   /* out: NMK_LIST_* */
 	uint8_t attached;               /* out: persistent port on a switch */
 	char switch_name[16];           /* out: VALE only */
 	uint32_t switch_index;          /* out: VALE only */
 	uint32_t port_index;            /* out: VALE only */
+};
+
+/* What a LIST entry is. */
+enum nmk_list_kind {
+	NMK_LIST_PIPE = 1,
+	NMK_LIST_VALE = 2,              /* a switch port */
+	NMK_LIST_PERSISTENT = 3,        /* a persistent port (vale-ctl -n) */
+	NMK_LIST_MONITOR = 4,
+	NMK_LIST_NIC = 5,               /* a switch port served by a NIC worker */
+	NMK_LIST_DRIVER = 6,            /* a driver port ("afpacket:eth0") */
 };
 
 struct nmk_msg_vale_ctl {

@@ -7,29 +7,17 @@
 #endif
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <nmkit/nmkit.h>
+#include <nmkit/nmk_util.h>
 
 #include "client.h"
 #include "forward.h"
 #include "proto.h"
 
-static void set_err(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void set_err(char *buf, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (buf == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, NMK_ERRBUF_SIZE, fmt, ap);
-	va_end(ap);
-}
 
 /* One request on a fresh connection. */
 static int call(uint16_t type, const void *body, uint32_t len, void *reply, uint32_t rlen,
@@ -39,7 +27,7 @@ static int call(uint16_t type, const void *body, uint32_t len, void *reply, uint
 	int fd = nmk_broker_connect(err, sizeof(err));
 
 	if (fd < 0) {
-		set_err(errbuf, "%s", err);
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "%s", err);
 		return fd;
 	}
 	uint32_t got = rlen;
@@ -50,7 +38,7 @@ static int call(uint16_t type, const void *body, uint32_t len, void *reply, uint
 		ret = -EPROTO;
 	}
 	if (ret < 0)
-		set_err(errbuf, "%s", err);
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "%s", err);
 	return ret;
 }
 
@@ -60,7 +48,7 @@ static int ctl(uint16_t type, const char *name, const struct nmk_vale_conf *conf
 	struct nmk_msg_vale_ctl m;
 
 	if (name == NULL || strlen(name) >= sizeof(m.name)) {
-		set_err(errbuf, "%s: name missing or too long", name ? name : "(null)");
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "%s: name missing or too long", name ? name : "(null)");
 		return -EINVAL;
 	}
 	memset(&m, 0, sizeof(m));
@@ -104,7 +92,7 @@ static int host_name(const char *name, char *out, size_t len, char *errbuf)
 	const char *colon = name ? strchr(name, ':') : NULL;
 	if (colon == NULL || strlen(colon + 1) + 2 > 15 ||
 	    (size_t)snprintf(out, len, "%s_h", name) >= len) {
-		set_err(errbuf, "%s: expected valeX:<ifname> with an interface name of at most 13 characters",
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "%s: expected valeX:<ifname> with an interface name of at most 13 characters",
 			name ? name : "(null)");
 		return -EINVAL;
 	}
@@ -154,8 +142,8 @@ int nmk_vale_list(uint32_t *cursor, struct nmk_vale_entry *e, char *errbuf)
 		if (ret < 0)
 			return ret;
 		*cursor = l.next;
-		if (l.kind < 2)
-			continue;       /* pipes are not VALE ports */
+		if (l.kind == NMK_LIST_PIPE || l.kind == NMK_LIST_DRIVER)
+			continue;       /* not VALE ports */
 		memset(e, 0, sizeof(*e));
 		l.name[sizeof(l.name) - 1] = '\0';
 		l.switch_name[sizeof(l.switch_name) - 1] = '\0';
@@ -165,7 +153,7 @@ int nmk_vale_list(uint32_t *cursor, struct nmk_vale_entry *e, char *errbuf)
 		e->port_index = l.port_index;
 		e->registrations = l.nbindings;
 		e->mem_id = l.mem_id;
-		e->persistent = l.kind == 3;
+		e->persistent = l.kind == NMK_LIST_PERSISTENT;
 		e->attached = l.attached;
 		return 1;
 	}
@@ -177,7 +165,7 @@ int nmk_vale_get_stats(const char *name, struct nmk_vale_stats *st, char *errbuf
 
 	memset(&m, 0, sizeof(m));
 	if (name == NULL || strlen(name) >= sizeof(m.name)) {
-		set_err(errbuf, "%s: name missing or too long", name ? name : "(null)");
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "%s: name missing or too long", name ? name : "(null)");
 		return -EINVAL;
 	}
 	snprintf(m.name, sizeof(m.name), "%s", name);
@@ -215,7 +203,7 @@ int nmk_port_info_by_name(const char *name, struct nmk_port_info *info, char *er
 	if (strncmp(name, "netmap:", 7) == 0)
 		name += 7;
 	if (strlen(name) >= sizeof(m.name)) {
-		set_err(errbuf, "%s: name too long", name);
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "%s: name too long", name);
 		return -EINVAL;
 	}
 	snprintf(m.name, sizeof(m.name), "%s", name);

@@ -56,6 +56,7 @@ void fake_init(struct fake *f)
 	f->dr.bufbase = f->bufs;
 	f->dr.buf_size = BUFSZ;
 	f->dr.nbufs = NSLOTS + 1;
+	f->dr.num_slots = NSLOTS;
 }
 
 void fake_free(struct fake *f)

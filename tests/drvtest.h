@@ -8,8 +8,8 @@
 
 #include <stdint.h>
 
-#include "nmk_driver.h"
-#include "net/netmap.h"
+#include <nmkit/nmk_driver.h>
+#include <net/netmap.h>
 
 #define NSLOTS 1024u
 #define BUFSZ  2048u

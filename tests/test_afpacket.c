@@ -31,8 +31,8 @@
 #include <linux/if_packet.h>
 #endif
 
-#include "nmk_driver.h"
-#include "net/netmap.h"
+#include <nmkit/nmk_driver.h>
+#include <net/netmap.h>
 #include "drvtest.h"
 
 #define IF_A      "nmkafa"

@@ -31,8 +31,7 @@ static const uint8_t mac_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 static const uint8_t mac_mcast[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 };
 
 /* A table in 64-byte aligned memory (as a region's control object is). */
-static struct nmk_learn_table *new_table(uint32_t n, uint32_t max_age,
-					 size_t *bytesp)
+static struct nmk_learn *new_table(uint32_t n, uint32_t max_age, size_t *bytesp)
 {
 	size_t bytes = nmk_learn_table_bytes(n);
 	void *mem;
@@ -45,11 +44,20 @@ static struct nmk_learn_table *new_table(uint32_t n, uint32_t max_age,
 	assert_int_equal(nmk_learn_table_check(mem, bytes), 0);
 	if (bytesp)
 		*bytesp = bytes;
-	return mem;
+	struct nmk_learn *h = malloc(sizeof(*h));
+	assert_non_null(h);
+	assert_int_equal(nmk_learn_attach(h, mem, n, NMK_LEARN_MAX_PORTS), 0);
+	return h;
+}
+
+static void free_table(struct nmk_learn *h)
+{
+	free(h->t);
+	free(h);
 }
 
 /* Forward one minimal Ethernet frame from src (on port) to dst. */
-static uint32_t fwd(struct nmk_learn_table *t, const uint8_t dst[6],
+static uint32_t fwd(struct nmk_learn *t, const uint8_t dst[6],
 		    const uint8_t src[6], uint32_t port, uint32_t now)
 {
 	uint8_t f[60] = { 0 };
@@ -108,13 +116,13 @@ static void test_bytes_init(void **state)
 	assert_int_equal(nmk_learn_table_init(buf, 32, 300), -EINVAL);
 	assert_int_equal(nmk_learn_table_init((char *)buf + 4, 64, 300), -EINVAL);
 
-	struct nmk_learn_table *t = new_table(NMK_LEARN_DEFAULT_ENTRIES,
+	struct nmk_learn *t = new_table(NMK_LEARN_DEFAULT_ENTRIES,
 					      NMK_LEARN_DEFAULT_MAX_AGE, NULL);
 	assert_int_equal(nmk_learn_count(t, 0), 0);
 	uint32_t pos = 0, port, age;
 	uint8_t m[6];
 	assert_int_equal(nmk_learn_next(t, &pos, 0, m, &port, &age), 0);
-	free(t);
+	free_table(t);
 }
 
 /* ---- forwarding --------------------------------------------------------- */
@@ -122,7 +130,7 @@ static void test_bytes_init(void **state)
 static void test_learning(void **state)
 {
 	(void)state;
-	struct nmk_learn_table *t = new_table(1024, 300, NULL);
+	struct nmk_learn *t = new_table(1024, 300, NULL);
 
 	/* Nobody known yet: A's frame to B floods, and teaches A on port 1. */
 	assert_int_equal(fwd(t, mac_b, mac_a, 1, 10), BCAST);
@@ -161,13 +169,13 @@ static void test_learning(void **state)
 		}
 	}
 	assert_int_equal(seen, 7);
-	free(t);
+	free_table(t);
 }
 
 static void test_flood(void **state)
 {
 	(void)state;
-	struct nmk_learn_table *t = new_table(64, 300, NULL);
+	struct nmk_learn *t = new_table(64, 300, NULL);
 	const uint8_t ipv6_mcast[6] = { 0x33, 0x33, 0x00, 0x00, 0x00, 0x01 };
 	uint8_t u[6];
 
@@ -179,13 +187,13 @@ static void test_flood(void **state)
 	assert_int_equal(fwd(t, ipv6_mcast, mac_b, 2, 0), BCAST);
 	mac_of(999, u);
 	assert_int_equal(fwd(t, u, mac_a, 1, 0), BCAST);
-	free(t);
+	free_table(t);
 }
 
 static void test_multicast_source(void **state)
 {
 	(void)state;
-	struct nmk_learn_table *t = new_table(64, 300, NULL);
+	struct nmk_learn *t = new_table(64, 300, NULL);
 
 	/* Multicast and broadcast sources are never learned. */
 	assert_int_equal(fwd(t, mac_a, mac_mcast, 3, 0), BCAST);
@@ -194,13 +202,13 @@ static void test_multicast_source(void **state)
 	assert_int_equal(fwd(t, mac_mcast, mac_a, 1, 0), BCAST);
 	assert_int_equal(fwd(t, mac_bcast, mac_a, 1, 0), BCAST);
 	assert_int_equal(nmk_learn_count(t, 0), 1);
-	free(t);
+	free_table(t);
 }
 
 static void test_short_frame(void **state)
 {
 	(void)state;
-	struct nmk_learn_table *t = new_table(64, 300, NULL);
+	struct nmk_learn *t = new_table(64, 300, NULL);
 	/* Exactly-sized heap buffers, so an overread shows under ASan. */
 	uint8_t *f13 = malloc(13), *f14 = malloc(14);
 
@@ -220,20 +228,20 @@ static void test_short_frame(void **state)
 	assert_int_equal(fwd(t, mac_a, mac_b, 2, 0), 1);
 	free(f13);
 	free(f14);
-	free(t);
+	free_table(t);
 }
 
 static void test_no_echo(void **state)
 {
 	(void)state;
-	struct nmk_learn_table *t = new_table(64, 300, NULL);
+	struct nmk_learn *t = new_table(64, 300, NULL);
 
 	assert_int_equal(fwd(t, mac_b, mac_a, 1, 0), BCAST);
 	assert_int_equal(fwd(t, mac_a, mac_b, 1, 0), DROP);	/* A and B both on 1 */
 	assert_int_equal(fwd(t, mac_b, mac_a, 1, 0), DROP);
 	assert_int_equal(fwd(t, mac_a, mac_a, 1, 0), DROP);	/* to itself */
 	assert_int_equal(fwd(t, mac_a, mac_c, 2, 0), 1);
-	free(t);
+	free_table(t);
 }
 
 /* ---- aging -------------------------------------------------------------- */
@@ -242,7 +250,7 @@ static void test_aging(void **state)
 {
 	(void)state;
 	const uint32_t max_age = 300;
-	struct nmk_learn_table *t = new_table(64, max_age, NULL);
+	struct nmk_learn *t = new_table(64, max_age, NULL);
 
 	/* Lookups use a multicast source, so they learn nothing. */
 	assert_int_equal(fwd(t, mac_b, mac_a, 1, 0), BCAST);
@@ -273,7 +281,7 @@ static void test_aging(void **state)
 	assert_int_equal(port, 1);
 	assert_int_equal(age, 100);
 	assert_int_equal(nmk_learn_next(t, &pos, 2100, m, &port, &age), 0);
-	free(t);
+	free_table(t);
 
 	/* Clocks of different processes: a reader or learner a second or two
 	 * behind the time an entry was stamped with sees it as fresh (and does
@@ -291,13 +299,13 @@ static void test_aging(void **state)
 	/* ... and a learner's frame replaces a far-future stamp with its own. */
 	assert_int_equal(fwd(t, mac_b, mac_a, 1, 4000), BCAST);
 	assert_int_equal(fwd(t, mac_a, mac_mcast, 2, 4001), 1);
-	free(t);
+	free_table(t);
 
 	/* max_age 0 from init: learned at t=0, still known much later. */
 	t = new_table(64, 0, NULL);
 	assert_int_equal(fwd(t, mac_b, mac_a, 1, 0), BCAST);
 	assert_int_equal(fwd(t, mac_a, mac_mcast, 2, 4000000000u), 1);
-	free(t);
+	free_table(t);
 }
 
 /* An aged-out entry's slot is reused before any live one. */
@@ -305,7 +313,7 @@ static void test_aged_slot_reused(void **state)
 {
 	(void)state;
 	/* 64 entries: fill them 10 times over, all at t=0 with max age 100. */
-	struct nmk_learn_table *t = new_table(64, 100, NULL);
+	struct nmk_learn *t = new_table(64, 100, NULL);
 	uint8_t m[6];
 
 	for (uint32_t i = 0; i < 640; i++) {
@@ -326,7 +334,7 @@ static void test_aged_slot_reused(void **state)
 		mac_of(i, m);
 		assert_int_equal(fwd(t, m, mac_mcast, 5, 200), 3);
 	}
-	free(t);
+	free_table(t);
 }
 
 /* ---- moves and removal -------------------------------------------------- */
@@ -334,7 +342,7 @@ static void test_aged_slot_reused(void **state)
 static void test_moved_mac(void **state)
 {
 	(void)state;
-	struct nmk_learn_table *t = new_table(64, 300, NULL);
+	struct nmk_learn *t = new_table(64, 300, NULL);
 
 	assert_int_equal(fwd(t, mac_b, mac_a, 1, 5), BCAST);
 	assert_int_equal(fwd(t, mac_a, mac_b, 2, 5), 1);
@@ -349,7 +357,7 @@ static void test_moved_mac(void **state)
 	assert_int_equal(fwd(t, mac_b, mac_a, 2, 8), DROP);
 	assert_int_equal(fwd(t, mac_a, mac_c, 0, 8), 2);
 	assert_int_equal(nmk_learn_count(t, 8), 3);
-	free(t);
+	free_table(t);
 }
 
 /*
@@ -364,7 +372,7 @@ static void test_duplicate_healed(void **state)
 	(void)state;
 	const uint32_t n = 64;
 	size_t bytes, hdr, off;
-	struct nmk_learn_table *t = new_table(n, 0, &bytes);
+	struct nmk_learn *t = new_table(n, 0, &bytes);
 	uint64_t key_a = 0;
 
 	hdr = bytes - (size_t)n * ((nmk_learn_table_bytes(2 * n) - bytes) / n);
@@ -372,10 +380,10 @@ static void test_duplicate_healed(void **state)
 		key_a = key_a << 8 | mac_a[i];
 	assert_int_equal(fwd(t, mac_b, mac_a, 1, 0), BCAST);
 	for (off = hdr; off < bytes; off += 8)
-		if (*(uint64_t *)((char *)t + off) == (key_a | 2ull << 48))
+		if (*(uint64_t *)((char *)t->t + off) == (key_a | 2ull << 48))
 			break;
 	assert_true(off < bytes);
-	char *bucket = (char *)t + hdr + (off - hdr) / 64 * 64;
+	char *bucket = (char *)t->t + hdr + (off - hdr) / 64 * 64;
 	int slot = (int)(off - hdr) % 64 / 8, dup = -1;
 	assert_true(slot < 4);
 	for (int w = slot + 1; w < 4 && dup < 0; w++)
@@ -392,13 +400,13 @@ static void test_duplicate_healed(void **state)
 	assert_int_equal(fwd(t, mac_a, mac_mcast, 0, 1), 4);
 	nmk_learn_forget_port(t, 4);
 	assert_int_equal(fwd(t, mac_a, mac_mcast, 0, 1), BCAST);
-	free(t);
+	free_table(t);
 }
 
 static void test_forget_port(void **state)
 {
 	(void)state;
-	struct nmk_learn_table *t = new_table(1024, 300, NULL);
+	struct nmk_learn *t = new_table(1024, 300, NULL);
 	uint8_t m[6];
 
 	for (uint32_t i = 0; i < 300; i++) {
@@ -423,13 +431,13 @@ static void test_forget_port(void **state)
 	mac_of(1, m);
 	fwd(t, mac_bcast, m, 1, 1);
 	assert_int_equal(fwd(t, m, mac_mcast, 7, 1), 1);
-	free(t);
+	free_table(t);
 }
 
 static void test_port_limit(void **state)
 {
 	(void)state;
-	struct nmk_learn_table *t = new_table(64, 300, NULL);
+	struct nmk_learn *t = new_table(64, 300, NULL);
 
 	assert_int_equal(fwd(t, mac_b, mac_a, 40, 0), BCAST);
 	assert_int_equal(fwd(t, mac_a, mac_b, 2, 0), 40);
@@ -443,7 +451,7 @@ static void test_port_limit(void **state)
 	nmk_learn_set_nports(t, 0x10000);	/* clamped */
 	assert_int_equal(fwd(t, mac_b, mac_c, NMK_LEARN_MAX_PORTS - 1, 0), 2);
 	assert_int_equal(fwd(t, mac_c, mac_b, 2, 0), NMK_LEARN_MAX_PORTS - 1);
-	free(t);
+	free_table(t);
 }
 
 /* ---- capacity ----------------------------------------------------------- */
@@ -454,7 +462,7 @@ static void test_full_table(void **state)
 {
 	(void)state;
 	const uint32_t n = 1024, nmacs = 10 * n, nports = 16;
-	struct nmk_learn_table *t = new_table(n, 0, NULL);
+	struct nmk_learn *t = new_table(n, 0, NULL);
 	uint8_t m[6];
 
 	nmk_learn_set_nports(t, nports);
@@ -493,7 +501,7 @@ static void test_full_table(void **state)
 		mac_of(i * 2654435761u, m);
 		assert_int_equal(fwd(t, m, mac_mcast, 0, 0), i % nports);
 	}
-	free(t);
+	free_table(t);
 }
 
 /* The hash spreads typical MAC sets: half a table of MACs counting up in
@@ -507,7 +515,7 @@ static void test_hash_spread(void **state)
 	uint8_t m[6];
 
 	for (int set = 0; set < 4; set++) {
-		struct nmk_learn_table *t = new_table(n, 0, NULL);
+		struct nmk_learn *t = new_table(n, 0, NULL);
 
 		for (uint32_t i = 0; i < n / 2; i++) {
 			mac_of(i, m);	/* set 0: bytes 4-5 count */
@@ -531,7 +539,7 @@ static void test_hash_spread(void **state)
 		uint32_t c = nmk_learn_count(t, 0);
 		print_message("# set %d: %u of %u kept\n", set, c, n / 2);
 		assert_true(c >= (set < 3 ? n / 2 * 98 / 100 : n / 2 * 90 / 100));
-		free(t);
+		free_table(t);
 	}
 }
 
@@ -541,28 +549,28 @@ static void test_check(void **state)
 {
 	(void)state;
 	size_t bytes;
-	struct nmk_learn_table *t = new_table(1024, 300, &bytes);
-	uint32_t *w = (uint32_t *)t;
+	struct nmk_learn *t = new_table(1024, 300, &bytes);
+	uint32_t *w = (uint32_t *)t->t;
 
-	assert_int_equal(nmk_learn_table_check(t, bytes), 0);
-	assert_int_equal(nmk_learn_table_check(t, bytes + 4096), 0);
-	assert_int_equal(nmk_learn_table_check(t, bytes - 1), -EINVAL);
-	assert_int_equal(nmk_learn_table_check(t, nmk_learn_table_bytes(512)),
+	assert_int_equal(nmk_learn_table_check(t->t, bytes), 0);
+	assert_int_equal(nmk_learn_table_check(t->t, bytes + 4096), 0);
+	assert_int_equal(nmk_learn_table_check(t->t, bytes - 1), -EINVAL);
+	assert_int_equal(nmk_learn_table_check(t->t, nmk_learn_table_bytes(512)),
 			 -EINVAL);
-	assert_int_equal(nmk_learn_table_check(t, 16), -EINVAL);
+	assert_int_equal(nmk_learn_table_check(t->t, 16), -EINVAL);
 	assert_int_equal(nmk_learn_table_check(NULL, bytes), -EINVAL);
-	assert_int_equal(nmk_learn_table_check((char *)t + 4, bytes - 4), -EINVAL);
+	assert_int_equal(nmk_learn_table_check((char *)t->t + 4, bytes - 4), -EINVAL);
 
 	/* The first five header words (magic, version, nentries and the two
 	 * fields derived from it) are all checked: any flipped bit is caught. */
 	for (int i = 0; i < 5; i++)
 		for (int b = 0; b < 32; b++) {
 			w[i] ^= 1u << b;
-			if (nmk_learn_table_check(t, bytes) != -EINVAL)
+			if (nmk_learn_table_check(t->t, bytes) != -EINVAL)
 				fail_msg("word %d bit %d not caught", i, b);
 			w[i] ^= 1u << b;
 		}
-	assert_int_equal(nmk_learn_table_check(t, bytes), 0);
+	assert_int_equal(nmk_learn_table_check(t->t, bytes), 0);
 
 	/* A consistent header for a bigger table than the memory holds. */
 	uint32_t saved[5];
@@ -570,21 +578,21 @@ static void test_check(void **state)
 	w[2] = 2048;
 	w[3] = 511;
 	w[4] = 64 - 9;
-	assert_int_equal(nmk_learn_table_check(t, bytes), -EINVAL);
-	assert_int_equal(nmk_learn_table_check(t, nmk_learn_table_bytes(2048)), 0);
+	assert_int_equal(nmk_learn_table_check(t->t, bytes), -EINVAL);
+	assert_int_equal(nmk_learn_table_check(t->t, nmk_learn_table_bytes(2048)), 0);
 	memcpy(w, saved, sizeof(saved));
 
 	/* A port limit above what entries can store. */
 	nmk_learn_set_nports(t, 8);
-	assert_int_equal(nmk_learn_table_check(t, bytes), 0);
+	assert_int_equal(nmk_learn_table_check(t->t, bytes), 0);
 	w[6] = 0x10000;
-	assert_int_equal(nmk_learn_table_check(t, bytes), -EINVAL);
+	assert_int_equal(nmk_learn_table_check(t->t, bytes), -EINVAL);
 	w[6] = 8;
 
 	/* Zeroed memory is not a table. */
-	memset(t, 0, bytes);
-	assert_int_equal(nmk_learn_table_check(t, bytes), -EINVAL);
-	free(t);
+	memset(t->t, 0, bytes);
+	assert_int_equal(nmk_learn_table_check(t->t, bytes), -EINVAL);
+	free_table(t);
 }
 
 /* ---- concurrency -------------------------------------------------------- */
@@ -594,7 +602,7 @@ static void test_check(void **state)
 #define CC_WORKERS 4
 
 struct cc {
-	struct nmk_learn_table *t;
+	struct nmk_learn *t;
 	size_t bytes, hdr;
 	atomic_bool stop;
 	_Atomic uint32_t now;
@@ -648,7 +656,7 @@ static void *cc_corruptor(void *arg)
 	struct cc *c = arg;
 	uint64_t s = 0x1234567887654321ull;
 	unsigned long n = 0;
-	char *base = (char *)c->t + c->hdr;
+	char *base = (char *)c->t->t + c->hdr;
 	size_t words = (c->bytes - c->hdr) / 8;
 
 	while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
@@ -744,12 +752,12 @@ static void test_concurrent_garbage(void **state)
 	assert_true(atomic_load(&c.corruptions) > 0);
 
 	/* The table is still a table, and still learns. */
-	assert_int_equal(nmk_learn_table_check(c.t, c.bytes), 0);
+	assert_int_equal(nmk_learn_table_check(c.t->t, c.bytes), 0);
 	uint32_t now = atomic_load(&c.now) + 10;
 	nmk_learn_set_max_age(c.t, 300);
 	assert_int_equal(fwd(c.t, mac_b, mac_a, 5, now), BCAST);
 	assert_int_equal(fwd(c.t, mac_a, mac_b, 6, now), 5);
-	free(c.t);
+	free_table(c.t);
 }
 
 int main(void)

@@ -34,8 +34,8 @@
 #include <sched.h>
 #endif
 
-#include "nmk_driver.h"
-#include "net/netmap.h"
+#include <nmkit/nmk_driver.h>
+#include <net/netmap.h>
 #include "drvtest.h"
 
 #define IF_A      "nmkpla"

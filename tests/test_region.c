@@ -15,7 +15,9 @@
 #include <net/netmap_user.h>
 
 #include "region.h"
+#include "learn.h"
 #include "shm.h"
+#include "vale_shm.h"
 
 static const struct nmk_region_params pipe_params = {
 	.if_num = 512, .if_size = 4224,
@@ -136,12 +138,15 @@ static void test_ctrl_geom(void **state)
 	assert_int_equal(g.port_off % NMK_PAGE_SIZE, 0);
 
 	/* A switch region adds its port table and learning table. */
-	struct nmk_ctrl_geom v = { .nkrings = 512, .nports = 254, .vale_ports = 254,
-				   .learn_entries = 1024 };
+	struct nmk_vale_layout vl;
+	assert_int_equal(nmk_vale_layout(254, 1024, &vl), 0);
+	struct nmk_ctrl_geom v = { .nkrings = 512, .nports = 254, .sw_bytes = vl.bytes };
 	assert_int_equal(nmk_ctrl_geom_compute(&v), 0);
-	assert_true(v.learn_off > v.vale_off);
-	assert_true(v.size > v.learn_off);
-	assert_int_equal(v.learn_off % NMK_PAGE_SIZE, 0);
+	assert_true(vl.learn_off > vl.ports_off);
+	assert_true(v.size >= v.sw_off + vl.learn_off + nmk_learn_table_bytes(1024));
+	assert_int_equal((v.sw_off + vl.learn_off) % NMK_PAGE_SIZE, 0);
+	assert_int_equal(nmk_vale_layout(0, 1024, &vl), -EINVAL);
+	assert_int_equal(nmk_vale_layout(254, 1000, &vl), -EINVAL);
 
 	struct nmk_ctrl_geom bad = { .nkrings = 0, .nports = 1 };
 	assert_int_equal(nmk_ctrl_geom_compute(&bad), -EINVAL);

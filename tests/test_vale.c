@@ -983,8 +983,8 @@ static int stress_sender(const char *port, uint32_t id, const uint8_t dst[6], ui
 	struct netmap_ring *tx = nmk_port_txring(p, 0);
 	/* Our counters, in the switch's shared memory. */
 	const struct nmk_mem *m = &p->mem;
-	struct nmk_vale_port *vp = (struct nmk_vale_port *)((char *)m->ctrl + m->g.vale_off +
-		sizeof(struct nmk_vale_hdr)) + nmk_kring_at(m, p->tx_kring[0])->vport;
+	struct nmk_vale_port *vp = (struct nmk_vale_port *)((char *)nmk_switch_section(m) +
+		sizeof(struct nmk_vale_hdr)) + p->tx_view[0].vport;
 	uint64_t fwd0 = atomic_load(&vp->forwarded);
 	uint64_t drop0 = atomic_load(&vp->drop_full) + atomic_load(&vp->drop_nodest);
 	while (!atomic_load(&sh->go))
@@ -1263,15 +1263,16 @@ static void dump_rx_ring(const char *sw, const char *name)
 	}
 	const struct nmk_mem *m = &p->mem;
 	const struct nmk_vale_port *vp = (const struct nmk_vale_port *)
-		((char *)m->ctrl + m->g.vale_off + sizeof(struct nmk_vale_hdr)) + st.port_index;
+		((char *)nmk_switch_section(m) + sizeof(struct nmk_vale_hdr)) + st.port_index;
 	uint32_t ki = vp->rx_kring[0];
 	struct nmk_kring *k = nmk_kring_at(m, ki);
-	struct netmap_ring *r = nmk_ring_at(m->base, m->l, k->ring_index);
+	struct netmap_ring *r = nmk_ring_at(m->base, m->l, ki);
 	const struct nmk_lease *L = nmk_leases_of(m, ki);
 	printf("# %s rx ring: kring %u, %u slots, state %u, hwcur %u hwtail %u, ring head %u "
-	       "cur %u tail %u, lock %u, busy %u, armed 0x%llx, stopped %u, leases [%u, %u)\n",
+	       "cur %u tail %u, lock %#llx, busy %u, armed 0x%llx, stopped %u, leases [%u, %u)\n",
 	       name, ki, k->num_slots, atomic_load(&vp->state), atomic_load(&k->hwcur),
-	       atomic_load(&k->hwtail), r->head, r->cur, r->tail, atomic_load(&k->lock),
+	       atomic_load(&k->hwtail), r->head, r->cur, r->tail,
+	       (unsigned long long)atomic_load(&k->lock),
 	       atomic_load(&k->busy), (unsigned long long)atomic_load(&k->armed),
 	       atomic_load(&k->stopped), k->lease_head, k->lease_tail);
 	for (uint32_t i = k->lease_head; i != k->lease_tail && i - k->lease_head < NMK_LEASES; i++) {

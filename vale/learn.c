@@ -96,13 +96,12 @@ static inline uint64_t load_mac8(const uint8_t *p)
 	return v & MAC_MASK;
 }
 
-static inline struct learn_bucket *bucket_of(const struct nmk_learn_table *t,
-					     uint64_t mac)
+static inline struct learn_bucket *bucket_of(const struct nmk_learn *h, uint64_t mac)
 {
 	uint64_t x = mac * HASH_MULT;
-	uint32_t i = (uint32_t)(x >> (t->hash_shift & 63)) & t->bucket_mask;
+	uint32_t i = (uint32_t)(x >> h->hash_shift) & h->bucket_mask;
 
-	return (struct learn_bucket *)&t->buckets[i];
+	return &h->t->buckets[i];
 }
 
 /* Seconds since `seen`, with small clock skew as 0 and a far future as old. */
@@ -118,14 +117,6 @@ static inline uint32_t live_limit(const struct nmk_learn_table *t)
 {
 	return atomic_load_explicit(&((struct nmk_learn_table *)t)->max_age_s,
 				    memory_order_relaxed) - 1u;
-}
-
-static inline uint32_t port_limit(const struct nmk_learn_table *t)
-{
-	uint32_t l = atomic_load_explicit(
-		&((struct nmk_learn_table *)t)->port_limit, memory_order_relaxed);
-
-	return l < NMK_LEARN_MAX_PORTS ? l : NMK_LEARN_MAX_PORTS;
 }
 
 static inline uint64_t key_load(const _Atomic uint64_t *k, memory_order mo)
@@ -197,16 +188,29 @@ int nmk_learn_table_check(const void *mem, size_t bytes)
 	return 0;
 }
 
-void nmk_learn_set_max_age(struct nmk_learn_table *t, uint32_t max_age_s)
+int nmk_learn_attach(struct nmk_learn *h, void *mem, uint32_t nentries, uint32_t nports)
 {
-	atomic_store_explicit(&t->max_age_s, max_age_s, memory_order_relaxed);
+	if (mem == NULL || ((uintptr_t)mem & 7) != 0 || !valid_nentries(nentries))
+		return -EINVAL;
+	h->t = mem;
+	h->nentries = nentries;
+	h->bucket_mask = nentries / LEARN_WAYS - 1;
+	h->hash_shift = 64 - log2_u32(nentries / LEARN_WAYS);
+	h->port_limit = nports < NMK_LEARN_MAX_PORTS ? nports : NMK_LEARN_MAX_PORTS;
+	return 0;
 }
 
-void nmk_learn_set_nports(struct nmk_learn_table *t, uint32_t nports)
+void nmk_learn_set_max_age(const struct nmk_learn *h, uint32_t max_age_s)
+{
+	atomic_store_explicit(&h->t->max_age_s, max_age_s, memory_order_relaxed);
+}
+
+void nmk_learn_set_nports(struct nmk_learn *h, uint32_t nports)
 {
 	if (nports > NMK_LEARN_MAX_PORTS)
 		nports = NMK_LEARN_MAX_PORTS;
-	atomic_store_explicit(&t->port_limit, nports, memory_order_relaxed);
+	h->port_limit = nports;
+	atomic_store_explicit(&h->t->port_limit, nports, memory_order_relaxed);
 }
 
 /* ---- the per-frame path ------------------------------------------------- */
@@ -215,10 +219,9 @@ void nmk_learn_set_nports(struct nmk_learn_table *t, uint32_t nports)
  * Learn `mac` (unicast) on `port` at `now`.  The common case, a known MAC
  * on the same port seen this second, only reads the bucket.
  */
-static inline void learn(struct nmk_learn_table *t, uint64_t mac,
-			 uint32_t port, uint32_t now)
+static inline void learn(const struct nmk_learn *h, uint64_t mac, uint32_t port, uint32_t now)
 {
-	struct learn_bucket *b = bucket_of(t, mac);
+	struct learn_bucket *b = bucket_of(h, mac);
 	uint64_t want = mac | (uint64_t)(port + 1) << 48;
 	uint64_t k[LEARN_WAYS];
 	uint32_t hit = LEARN_WAYS, victim = 0, oldest = 0;
@@ -267,7 +270,7 @@ static inline void learn(struct nmk_learn_table *t, uint64_t mac,
 				memory_order_relaxed, memory_order_relaxed);
 }
 
-uint32_t nmk_learn_lookup(struct nmk_learn_table *t, const uint8_t *frame,
+uint32_t nmk_learn_lookup(const struct nmk_learn *h, const uint8_t *frame,
 			  uint32_t len, uint32_t src_port, uint32_t now_s)
 {
 	uint32_t limit, port;
@@ -278,19 +281,19 @@ uint32_t nmk_learn_lookup(struct nmk_learn_table *t, const uint8_t *frame,
 		return NMK_VALE_DROP;
 	dst = load_mac8(frame);
 	src = load_mac8(frame + 6);
-	limit = port_limit(t);
+	limit = h->port_limit;
 	if ((src & 1) == 0 && src_port < limit)
-		learn(t, src, src_port, now_s);
+		learn(h, src, src_port, now_s);
 	if (dst & 1)
 		return NMK_VALE_BROADCAST;	/* broadcast and multicast */
-	b = bucket_of(t, dst);
+	b = bucket_of(h, dst);
 	for (uint32_t w = 0; w < LEARN_WAYS; w++) {
 		k = key_load(&b->key[w], memory_order_acquire);
 		if (((k ^ dst) & MAC_MASK) != 0 || k <= MAC_MASK)
 			continue;
 		port = (uint32_t)(k >> 48) - 1;
 		if (port >= limit ||
-		    age_of(now_s, seen_load(&b->seen[w])) > live_limit(t))
+		    age_of(now_s, seen_load(&b->seen[w])) > live_limit(h->t))
 			return NMK_VALE_BROADCAST;
 		return port == src_port ? NMK_VALE_DROP : port;
 	}
@@ -299,9 +302,10 @@ uint32_t nmk_learn_lookup(struct nmk_learn_table *t, const uint8_t *frame,
 
 /* ---- control ------------------------------------------------------------ */
 
-void nmk_learn_forget_port(struct nmk_learn_table *t, uint32_t port)
+void nmk_learn_forget_port(const struct nmk_learn *h, uint32_t port)
 {
-	uint32_t nb = t->bucket_mask + 1;
+	struct nmk_learn_table *t = h->t;
+	uint32_t nb = h->bucket_mask + 1;
 	uint64_t pf = (uint64_t)(port + 1) << 48;
 
 	if (port >= NMK_LEARN_MAX_PORTS)
@@ -338,10 +342,11 @@ static bool entry_live(const struct nmk_learn_table *t, uint32_t i,
 	return *port < limit && *age <= live;
 }
 
-uint32_t nmk_learn_count(const struct nmk_learn_table *t, uint32_t now_s)
+uint32_t nmk_learn_count(const struct nmk_learn *h, uint32_t now_s)
 {
-	uint32_t n = 0, limit = port_limit(t), live = live_limit(t);
-	uint32_t total = (t->bucket_mask + 1) * LEARN_WAYS, port, age;
+	const struct nmk_learn_table *t = h->t;
+	uint32_t n = 0, limit = h->port_limit, live = live_limit(t);
+	uint32_t total = h->nentries, port, age;
 	uint64_t mac;
 
 	for (uint32_t i = 0; i < total; i++)
@@ -349,12 +354,13 @@ uint32_t nmk_learn_count(const struct nmk_learn_table *t, uint32_t now_s)
 	return n;
 }
 
-int nmk_learn_next(const struct nmk_learn_table *t, uint32_t *pos,
+int nmk_learn_next(const struct nmk_learn *h, uint32_t *pos,
 		   uint32_t now_s, uint8_t mac[6], uint32_t *port,
 		   uint32_t *age_s)
 {
-	uint32_t limit = port_limit(t), live = live_limit(t);
-	uint32_t total = (t->bucket_mask + 1) * LEARN_WAYS;
+	const struct nmk_learn_table *t = h->t;
+	uint32_t limit = h->port_limit, live = live_limit(t);
+	uint32_t total = h->nentries;
 	uint64_t m;
 
 	for (uint32_t i = *pos; i < total; i++) {

@@ -24,11 +24,10 @@
  * Faults: every function is lock-free, so a process killed at any
  * instruction leaves the table usable; a torn or garbage entry can at worst
  * lose or mis-age that entry.  A lookup never returns a port at or above the
- * table's port limit (nmk_learn_set_nports), whatever the entries hold.
- * The header is written only by init and the two setters: a process that
- * may rewrite the header (nentries) must not be trusted with the table, so
- * the switch should map the control object read-only for such processes,
- * or validate with nmk_learn_table_check before every use.
+ * handle's port limit (nmk_learn_set_nports), whatever the entries hold.
+ * Lookups index the table with their handle's geometry (struct nmk_learn),
+ * never with the header's, so garbage written over the header (nentries,
+ * masks) cannot send them outside the table.
  */
 #ifndef NMK_VALE_LEARN_H
 #define NMK_VALE_LEARN_H
@@ -51,6 +50,20 @@
 struct nmk_learn_table;
 
 /*
+ * A process's handle on a table: where it is, and its geometry from a
+ * trusted source (the caller's own copy of the switch's size), never from
+ * the header in shared memory, which any client of the switch can rewrite.
+ * Lookups index the table with these fields only.
+ */
+struct nmk_learn {
+	struct nmk_learn_table *t;
+	uint32_t nentries;
+	uint32_t bucket_mask;
+	uint32_t hash_shift;
+	uint32_t port_limit;    /* results are < this */
+};
+
+/*
  * Bytes needed for a table of `nentries` entries (a power of two in
  * [64, 1<<20]); 0 if nentries is not valid.
  */
@@ -66,11 +79,19 @@ size_t nmk_learn_table_bytes(uint32_t nentries);
 int nmk_learn_table_init(void *mem, uint32_t nentries, uint32_t max_age_s);
 
 /*
- * Validate a table found in shared memory before use: magic and version,
- * nentries a power of two in range with consistent derived fields, the
- * whole table within `bytes`, alignment, port limit.  0 or -EINVAL.
+ * Validate a table found in shared memory: magic and version, nentries a
+ * power of two in range with consistent derived fields, the whole table
+ * within `bytes`, alignment, port limit.  0 or -EINVAL.  (A check of the
+ * moment: the handle below is what keeps later scribbles harmless.)
  */
 int nmk_learn_table_check(const void *mem, size_t bytes);
+
+/*
+ * Make a handle on the table of `nentries` entries at `mem`, with the port
+ * limit `nports` (clamped to NMK_LEARN_MAX_PORTS).  Returns 0, or -EINVAL
+ * for a bad nentries or a NULL/misaligned mem.
+ */
+int nmk_learn_attach(struct nmk_learn *h, void *mem, uint32_t nentries, uint32_t nports);
 
 /*
  * The default VALE lookup for one frame (Ethernet header at `frame`, `len`
@@ -86,28 +107,30 @@ int nmk_learn_table_check(const void *mem, size_t bytes);
  * The shared entry is written only when something changed (new MAC, new
  * port, or a last-seen time older than now_s), so a steady flow only reads.
  */
-uint32_t nmk_learn_lookup(struct nmk_learn_table *t, const uint8_t *frame,
+uint32_t nmk_learn_lookup(const struct nmk_learn *h, const uint8_t *frame,
 			  uint32_t len, uint32_t src_port, uint32_t now_s);
 
 /* Forget every entry pointing at `port` (when a port leaves the switch). */
-void nmk_learn_forget_port(struct nmk_learn_table *t, uint32_t port);
+void nmk_learn_forget_port(const struct nmk_learn *h, uint32_t port);
 
 /*
- * Change the age limit (seconds, 0 = never age).  An entry is live while
- * now_s - last_seen < max_age_s; it takes effect at once for all entries.
+ * Change the age limit (seconds, 0 = never age), kept in the table for
+ * every process.  An entry is live while now_s - last_seen < max_age_s; it
+ * takes effect at once for all entries.
  */
-void nmk_learn_set_max_age(struct nmk_learn_table *t, uint32_t max_age_s);
+void nmk_learn_set_max_age(const struct nmk_learn *h, uint32_t max_age_s);
 
 /*
- * Set the port limit (the switch's number of port slots, at most
- * NMK_LEARN_MAX_PORTS): lookups never return a port >= nports, and such
- * sources are not learned.  Lets the forwarder trust the result even if an
- * entry was torn or scribbled on.
+ * Set the port limit of this handle (the switch's number of port slots,
+ * at most NMK_LEARN_MAX_PORTS): lookups never return a port >= nports, and
+ * such sources are not learned, so the forwarder can trust a result even if
+ * an entry was torn or scribbled on.  The table's header keeps a copy for
+ * the record (nmk_learn_table_check).
  */
-void nmk_learn_set_nports(struct nmk_learn_table *t, uint32_t nports);
+void nmk_learn_set_nports(struct nmk_learn *h, uint32_t nports);
 
 /* Count live (not free, not aged-out) entries (for vale-ctl / tests). */
-uint32_t nmk_learn_count(const struct nmk_learn_table *t, uint32_t now_s);
+uint32_t nmk_learn_count(const struct nmk_learn *h, uint32_t now_s);
 
 /*
  * Iterate live entries (for listing): returns 1 and fills mac[6], port and
@@ -115,7 +138,7 @@ uint32_t nmk_learn_count(const struct nmk_learn_table *t, uint32_t now_s);
  * 0), advancing *pos past it; returns 0 at the end.  Concurrent updates may
  * make a listing miss or repeat an entry, never return a torn one.
  */
-int nmk_learn_next(const struct nmk_learn_table *t, uint32_t *pos,
+int nmk_learn_next(const struct nmk_learn *h, uint32_t *pos,
 		   uint32_t now_s, uint8_t mac[6], uint32_t *port,
 		   uint32_t *age_s);
 

@@ -1,5 +1,6 @@
 /*
- * vale_shm.h - a switch's section of its region's control object.
+ * vale_shm.h - a switch's section of its region's control object: a
+ * header, the port table, the learning table (nmk_vale_layout says where).
  *
  * The broker owns the port table: it fills a slot, then sets it ACTIVE (a
  * release store); senders read `state` with acquire and then the rest.  A
@@ -34,7 +35,8 @@ struct nmk_vale_hdr {
 	_Atomic uint32_t nactive;       /* ports ACTIVE now */
 	_Atomic uint32_t max_active;    /* highest slot ever used + 1: scan bound */
 	_Atomic uint32_t learn_age_s;   /* learning table max age (mirror) */
-	char pad[4096 - 32];
+	uint32_t learn_entries;         /* size of the learning table */
+	char pad[4096 - 36];
 };
 
 struct nmk_vale_port {
@@ -62,5 +64,22 @@ _Static_assert(sizeof(struct nmk_vale_hdr) == 4096, "vale header is one page");
 _Static_assert(sizeof(struct nmk_vale_port) == 256, "vale port is four cache lines");
 _Static_assert(offsetof(struct nmk_vale_port, tx_packets) == 128, "tx counters line");
 _Static_assert(offsetof(struct nmk_vale_port, rx_packets) == 192, "rx counters line");
+
+/* Where the parts of a switch section are, from its two sizes. */
+struct nmk_vale_layout {
+	uint32_t max_ports, learn_entries;
+	uint64_t ports_off, learn_off;  /* from the start of the section */
+	uint64_t bytes;                 /* the section's size (nmk_ctrl_geom.sw_bytes) */
+};
+
+/* Compute it; -EINVAL for sizes out of range (ports in [1, 65536], a valid
+ * learning table size). */
+int nmk_vale_layout(uint32_t max_ports, uint32_t learn_entries, struct nmk_vale_layout *out);
+
+static inline struct nmk_vale_port *nmk_vale_port_at(void *section,
+						     const struct nmk_vale_layout *vl, uint32_t i)
+{
+	return (struct nmk_vale_port *)((char *)section + vl->ports_off) + i;
+}
 
 #endif /* NMK_VALE_SHM_H */

@@ -45,31 +45,24 @@ struct nic {
 	_Atomic int state;              /* 0 starting, 1 running, 2 failed, 3 exited */
 	int errcode;                    /* with state 2: the errno */
 	char err[NMK_ERRBUF_SIZE];
+	int notify_fd;                  /* the main loop's: signalled at every change */
 	/* The ATTACH to answer once the worker has started. */
 	uint64_t conn_id;
 	uint32_t seq;
 	bool answered;
 };
 
-static struct nic *nics;
-static int main_notify = -1;
-
-void attach_init(int notify_fd)
+static struct nic *nic_find(const struct broker *b, const char *name)
 {
-	main_notify = notify_fd;
-}
-
-static struct nic *nic_find(const char *name)
-{
-	for (struct nic *n = nics; n; n = n->next)
+	for (struct nic *n = b->nics; n; n = n->next)
 		if (strcmp(n->name, name) == 0)
 			return n;
 	return NULL;
 }
 
-bool attach_is_nic(const char *name)
+bool attach_is_nic(const struct broker *b, const char *name)
 {
-	struct nic *n = nic_find(name);
+	struct nic *n = nic_find(b, name);
 	return n && atomic_load(&n->state) == 1;
 }
 
@@ -109,7 +102,7 @@ static uint32_t move(struct nmk_port *src, struct nmk_port *dst)
 static void report(struct nic *n, int state)
 {
 	atomic_store(&n->state, state);
-	nm_os_notify_signal(main_notify);
+	nm_os_notify_signal(n->notify_fd);
 }
 
 static void *worker(void *arg)
@@ -160,10 +153,10 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int attach_nic(const char *name, const char *ifname, bool tap, uint64_t conn_id,
-	       uint32_t seq, char *err, size_t errlen)
+int attach_nic(struct broker *b, const char *name, const char *ifname, bool tap,
+	       uint64_t conn_id, uint32_t seq, char *err, size_t errlen)
 {
-	struct nic *n = nic_find(name);
+	struct nic *n = nic_find(b, name);
 
 	if (n) {
 		snprintf(err, errlen, "%s: %s is already attached", name, ifname);
@@ -179,6 +172,7 @@ int attach_nic(const char *name, const char *ifname, bool tap, uint64_t conn_id,
 	n->tap = tap;
 	n->conn_id = conn_id;
 	n->seq = seq;
+	n->notify_fd = b->notify_fd;
 	n->wake_fd = nm_os_notify_create();
 	if (n->wake_fd < 0 || pthread_create(&n->thread, NULL, worker, n) != 0) {
 		if (n->wake_fd >= 0)
@@ -187,16 +181,16 @@ int attach_nic(const char *name, const char *ifname, bool tap, uint64_t conn_id,
 		snprintf(err, errlen, "%s: cannot start a worker thread", name);
 		return -EAGAIN;
 	}
-	n->next = nics;
-	nics = n;
-	if (cfg.verbose)
-		blog(LOG_INFO, "attaching %s", name);
+	n->next = b->nics;
+	b->nics = n;
+	if (b->cfg.verbose)
+		blog(b, LOG_INFO, "attaching %s", name);
 	return 0;       /* answered by attach_poll once the worker has started */
 }
 
-int detach_nic(const char *name, char *err, size_t errlen)
+int detach_nic(struct broker *b, const char *name, char *err, size_t errlen)
 {
-	struct nic *n = nic_find(name);
+	struct nic *n = nic_find(b, name);
 
 	if (n == NULL || atomic_load(&n->state) != 1) {
 		snprintf(err, errlen, "%s: no NIC attached under this name", name);
@@ -204,16 +198,16 @@ int detach_nic(const char *name, char *err, size_t errlen)
 	}
 	atomic_store(&n->stop, 1);
 	nm_os_notify_signal(n->wake_fd);
-	if (cfg.verbose)
-		blog(LOG_INFO, "detaching %s", name);
+	if (b->cfg.verbose)
+		blog(b, LOG_INFO, "detaching %s", name);
 	return 0;
 }
 
-static void nic_free(struct nic *n)
+static void nic_free(struct broker *b, struct nic *n)
 {
 	pthread_join(n->thread, NULL);
 	close(n->wake_fd);
-	for (struct nic **q = &nics; *q; q = &(*q)->next) {
+	for (struct nic **q = &b->nics; *q; q = &(*q)->next) {
 		if (*q == n) {
 			*q = n->next;
 			break;
@@ -222,27 +216,26 @@ static void nic_free(struct nic *n)
 	free(n);
 }
 
-void attach_poll(void (*answer)(uint64_t conn_id, uint32_t seq, int status, const char *err,
-				const char *name))
+void attach_poll(struct broker *b)
 {
-	for (struct nic *n = nics, *next; n; n = next) {
+	for (struct nic *n = b->nics, *next; n; n = next) {
 		next = n->next;
 		int st = atomic_load(&n->state);
 		if (st != 0 && !n->answered) {
 			n->answered = true;
-			answer(n->conn_id, n->seq, st == 2 ? -(n->errcode ? n->errcode : ENXIO) : 0,
-			       n->err, n->name);
-			if (cfg.verbose && st != 2)
-				blog(LOG_INFO, "attached %s", n->name);
+			attach_answer(b, n->conn_id, n->seq,
+				      st == 2 ? -(n->errcode ? n->errcode : ENXIO) : 0, n->err, n->name);
+			if (b->cfg.verbose && st != 2)
+				blog(b, LOG_INFO, "attached %s", n->name);
 		}
 		if (st == 2 || st == 3)
-			nic_free(n);
+			nic_free(b, n);
 	}
 }
 
-void attach_stop_all(void)
+void attach_stop_all(struct broker *b)
 {
-	for (struct nic *n = nics; n; n = n->next) {
+	for (struct nic *n = b->nics; n; n = n->next) {
 		atomic_store(&n->stop, 1);
 		nm_os_notify_signal(n->wake_fd);
 	}

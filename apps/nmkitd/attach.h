@@ -9,26 +9,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The main loop's notification fd: workers signal it when they change
- * state. */
-void attach_init(int notify_fd);
+struct broker;
 
 /* Start serving NIC `ifname` on switch port `name` ("valeX:ifname"); with
  * tap, a tap device of that name that the tap driver creates (a host
- * stack port, vale-ctl -h).  The
- * request (conn_id, seq) is answered by attach_poll once the worker has
- * opened both ports or failed.  Returns 0, or a negative errno with err. */
-int attach_nic(const char *name, const char *ifname, bool tap, uint64_t conn_id,
-	       uint32_t seq, char *err, size_t errlen);
+ * stack port, vale-ctl -h).  The request (conn_id, seq) is answered by
+ * attach_poll once the worker has opened both ports or failed.  Workers
+ * signal b->notify_fd when they change state.  Returns 0, or a negative
+ * errno with err. */
+int attach_nic(struct broker *b, const char *name, const char *ifname, bool tap,
+	       uint64_t conn_id, uint32_t seq, char *err, size_t errlen);
 /* Ask the worker of `name` to stop; -ENOENT if no NIC is attached so. */
-int detach_nic(const char *name, char *err, size_t errlen);
+int detach_nic(struct broker *b, const char *name, char *err, size_t errlen);
 /* Is `name` a switch port served by a NIC worker? */
-bool attach_is_nic(const char *name);
-/* After a notification: answer started workers' requests, reap the ones
- * that stopped. */
-void attach_poll(void (*answer)(uint64_t conn_id, uint32_t seq, int status, const char *err,
-				const char *name));
+bool attach_is_nic(const struct broker *b, const char *name);
+/* After a notification: answer started workers' requests (attach_answer),
+ * reap the ones that stopped. */
+void attach_poll(struct broker *b);
 /* At shutdown. */
-void attach_stop_all(void);
+void attach_stop_all(struct broker *b);
 
 #endif /* NMKITD_ATTACH_H */

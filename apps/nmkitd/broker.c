@@ -16,34 +16,25 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "broker.h"
-#include "sync.h"
 #include "attach.h"
-#include "monitor.h"
-#include "nic.h"
+#include "broker.h"
+#include "kinds.h"
 #include "vale.h"
 
-static struct conn *conns;
-static unsigned nconns;
+/* The kinds of port, in the order a REGISTERed name is offered to them:
+ * a monitor flag wins over the name; the names of the others never
+ * overlap. */
+static const struct port_kind *const port_kinds[] = {
+	&monitor_kind, &pipe_kind, &vale_kind, &nic_kind,
+};
 
-struct conn *conn_list(void)
-{
-	return conns;
-}
-
-unsigned conn_count(void)
-{
-	return nconns;
-}
-
-struct conn *conn_new(int fd)
+struct conn *conn_new(struct broker *b, int fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
-	static uint64_t conn_ids;
-	c->id = ++conn_ids;
+	c->id = ++b->conn_ids;
 	c->fd = fd;
 	if (nm_os_peer_cred(fd, &c->cred) < 0) {
 		free(c);
@@ -54,28 +45,17 @@ struct conn *conn_new(int fd)
 	 * on a newer one.  A client that closes a port and opens it again
 	 * (say exclusively) must find it released, as with netmap, whose
 	 * close is synchronous. */
-	struct conn **q = &conns;
+	struct conn **q = &b->conns;
 	while (*q)
 		q = &(*q)->next;
 	*q = c;
-	nconns++;
+	b->nconns++;
 	return c;
 }
 
-static void port_krings(const struct port *p, void (*fn)(const struct port *, uint32_t, void *),
-			void *arg)
+static void wake_ring(struct port *p, struct ring_use *u, void *arg)
 {
-	for (uint32_t i = 0; i < p->ntx; i++)
-		if (p->tx[i].kring != NMK_NONE)
-			fn(p, p->tx[i].kring, arg);
-	for (uint32_t i = 0; i < p->nrx; i++)
-		if (p->rx[i].kring != NMK_NONE)
-			fn(p, p->rx[i].kring, arg);
-}
-
-static void wake_kring(const struct port *p, uint32_t k, void *arg)
-{
-	struct nmk_kring *kr = nmk_kring_at(&p->r->m, k);
+	struct nmk_kring *kr = nmk_view_kring(&p->r->m, &u->v);
 	uint64_t mask = atomic_exchange(&kr->armed, 0);
 
 	(void)arg;
@@ -89,19 +69,19 @@ static void wake_kring(const struct port *p, uint32_t k, void *arg)
 
 void port_wake_all(struct port *p)
 {
-	port_krings(p, wake_kring, NULL);
+	port_each_ring(p, wake_ring, NULL);
 	/* Every binding, armed or not: a process killed after taking the
-	 * armed bits (nmk_sync_wake_armed) and before its wake-up byte went
-	 * out left them cleared, and its sleepers asleep for good.  Spurious
+	 * armed bits (nmk_wake_armed) and before its wake-up byte went out
+	 * left them cleared, and its sleepers asleep for good.  Spurious
 	 * wake-ups are harmless. */
 	for (struct binding *b = p->bindings; b; b = b->next)
 		nmk_wake(b->conn->fd);
 }
 
-static void disarm_kring(const struct port *p, uint32_t k, void *arg)
+static void disarm_ring(struct port *p, struct ring_use *u, void *arg)
 {
 	uint64_t bit = *(uint64_t *)arg;
-	atomic_fetch_and(&nmk_kring_at(&p->r->m, k)->armed, ~bit);
+	atomic_fetch_and(&nmk_view_kring(&p->r->m, &u->v)->armed, ~bit);
 }
 
 /* Free the extra buffers of a netmap_if as its list reads now: the client
@@ -124,67 +104,23 @@ static void free_extra_bufs(struct region *r, struct netmap_if *nifp)
 }
 
 /*
- * Ring `kring` of port p lost its last user.  Nobody alive can be inside a
- * sync of it (a binding goes only when the last copy of its fd is gone), so
- * what a killed syncer left half done is ours to settle:
- * - its sync lock may still name the dead process, or a zombie that
- *   ring_tryget cannot tell from a live process: free it;
- * - on a pipe TX ring, the dead sender may have handed over the first
- *   fragments of a packet (a txsync may stop inside one) and will never
- *   send the rest; left there, the next sender's first packet would be glued
- *   to them.  Publish the complete packets it handed over (it may have died
- *   before publishing them), then give the slots of the incomplete one back
- *   to the TX ring.  The receiver never saw them: its hwtail stops at the
- *   last complete packet.
+ * A ring of port p lost its last user.  Nobody alive can be inside a sync
+ * of it (a binding goes only when the last copy of its fd is gone), so its
+ * sync lock may still name a dead process, or a zombie that the lock cannot
+ * tell from a live one: free it; and what a syncer killed mid-way left half
+ * done is its kind's to settle (a pipe's TX ring: the txsync's own
+ * publishing step, see libnm/kinds/pipe.c).
  */
-static void ring_abandoned(struct port *p, uint32_t kring)
+static void ring_abandoned(struct port *p, struct ring_use *u)
 {
-	const struct nmk_mem *m = &p->r->m;
-	struct nmk_kring *k = nmk_kring_at(m, kring);
+	const struct nmk_kind_ops *ops = nmk_kind_ops(u->v.kind);
 
-	atomic_store(&k->busy, 0);
-	if (k->kind != NMK_KR_PIPE_TX || k->peer >= m->g.nkrings || k->num_slots < 2)
-		return;
-	struct nmk_kring *pk = nmk_kring_at(m, k->peer);
-	uint32_t n = k->num_slots;
-	if (pk->num_slots != n)
-		return;
-	struct netmap_ring *pring = nmk_ring_at(p->r->mem, &p->r->l, pk->ring_index);
-	uint32_t hwcur = atomic_load(&k->hwcur) % n;
-	uint32_t old = atomic_load(&pk->hwtail) % n, last = old, frags = 0;
-
-	/* As the txsync's step 3 scans (chains cut at NETMAP_MAX_FRAGS). */
-	for (uint32_t i = old; i != hwcur; i = i + 1 == n ? 0 : i + 1) {
-		if ((pring->slot[i].flags & NS_MOREFRAG) && ++frags < NETMAP_MAX_FRAGS)
-			continue;
-		if (frags >= NETMAP_MAX_FRAGS)
-			pring->slot[i].flags &= (uint16_t)~NS_MOREFRAG;
-		frags = 0;
-		last = i + 1 == n ? 0 : i + 1;
-	}
-	if (last != old)
-		atomic_store_explicit(&pk->hwtail, last, memory_order_release);
-	if (last != hwcur) {
-		/* The next user's view starts here (nmk_kring_reset_view). */
-		atomic_store_explicit(&k->hwcur, last, memory_order_release);
-		k->rhead = last;
-	}
+	nmk_kring_put(nmk_view_kring(&p->r->m, &u->v));
+	if (ops && ops->abandoned)
+		ops->abandoned(&p->r->m, &u->v);
 }
 
-/* A port's last registration went away. */
-static void port_idle(struct port *p)
-{
-	if (p->kind == PORT_PIPE)
-		pipe_port_idle(p);
-	else if (p->kind == PORT_MON)
-		monitor_idle(p);
-	else if (p->kind == PORT_NIC)
-		nic_port_idle(p);
-	else
-		vale_port_idle(p);
-}
-
-static void binding_release(struct binding *b)
+static void binding_release(struct broker *br, struct binding *b)
 {
 	struct port *p = b->port;
 	struct region *r = p->r;
@@ -192,18 +128,18 @@ static void binding_release(struct binding *b)
 
 	for (uint32_t i = b->first_tx; i < b->last_tx; i++) {
 		if (--p->tx[i].users == 0)
-			ring_abandoned(p, p->tx[i].kring);
+			ring_abandoned(p, &p->tx[i]);
 		if (b->exclusive)
 			p->tx[i].exclusive = false;
 	}
 	for (uint32_t i = b->first_rx; i < b->last_rx; i++) {
 		if (--p->rx[i].users == 0)
-			ring_abandoned(p, p->rx[i].kring);
+			ring_abandoned(p, &p->rx[i]);
 		if (b->exclusive)
 			p->rx[i].exclusive = false;
 	}
 	atomic_store(&nmk_ctrl_port_at(&r->m, p->port_index)->binding[b->slot], 0);
-	port_krings(p, disarm_kring, &bit);
+	port_each_ring(p, disarm_ring, &bit);
 	free_extra_bufs(r, nmk_if_at(r->mem, &r->l, b->nifp));
 	region_free_if(r, b->nifp);
 	for (struct binding **q = &p->bindings; *q; q = &(*q)->next) {
@@ -215,49 +151,74 @@ static void binding_release(struct binding *b)
 	p->nbindings--;
 	free(b);
 
-	/* A process that died between publishing packets and waking their
-	 * reader must not leave that reader asleep: wake every sleeper of the
-	 * pair.  Spurious wake-ups are harmless. */
-	if (p->kind == PORT_PIPE) {
-		port_wake_all(p);
-		port_wake_all(pipe_peer(p));
-	} else if (p->kind == PORT_VALE) {
-		vale_client_died(p);
-	}
+	if (p->kind->binding_gone)
+		p->kind->binding_gone(br, p);
 	if (p->nbindings == 0)
-		port_idle(p);
+		p->kind->idle(br, p);
 }
 
-void conn_drop_all(void)
+void conn_drop_all(struct broker *b)
 {
 	/* At shutdown: hang up on every client but leave the shared memory
 	 * exactly as it is, since clients keep using their mappings. */
-	while (conns) {
-		struct conn *c = conns;
-		conns = c->next;
+	while (b->conns) {
+		struct conn *c = b->conns;
+		b->conns = c->next;
 		close(c->fd);
 		free(c->b);
 		free(c);
 	}
-	nconns = 0;
+	b->nconns = 0;
 }
 
-void conn_close(struct conn *c)
+void conn_close(struct broker *b, struct conn *c)
 {
-	for (struct conn **q = &conns; *q; q = &(*q)->next) {
+	for (struct conn **q = &b->conns; *q; q = &(*q)->next) {
 		if (*q == c) {
 			*q = c->next;
 			break;
 		}
 	}
-	nconns--;
+	b->nconns--;
 	if (c->b) {
-		if (cfg.verbose)
-			blog(LOG_INFO, "pid %d released %s", (int)c->cred.pid, c->b->port->name);
-		binding_release(c->b);
+		if (b->cfg.verbose)
+			blog(b, LOG_INFO, "pid %d released %s", (int)c->cred.pid, c->b->port->name);
+		binding_release(b, c->b);
 	}
 	close(c->fd);
 	free(c);
+}
+
+/* ---- ports waiting to be freed --------------------------------------------- */
+
+struct deferred {
+	struct deferred *next;
+	struct port *p;
+};
+
+void broker_defer_free(struct broker *b, struct port *p)
+{
+	struct deferred *d = malloc(sizeof(*d));
+
+	if (d == NULL)
+		return;         /* leaked until the broker goes: safe, never reused */
+	d->p = p;
+	d->next = b->deferred;
+	b->deferred = d;
+}
+
+bool broker_reap(struct broker *b)
+{
+	for (struct deferred **q = &b->deferred; *q;) {
+		struct deferred *d = *q;
+		if (d->p->kind->reap(b, d->p)) {
+			*q = d->next;
+			free(d);
+		} else {
+			q = &d->next;
+		}
+	}
+	return b->deferred != NULL;
 }
 
 /* ---- REGISTER ----------------------------------------------------------- */
@@ -292,7 +253,7 @@ static int select_rings(const struct port *p, const struct nmreq_register *req,
 		break;
 	default:
 		snprintf(err, errlen, "%s: %s accept only the ALL_NIC and ONE_NIC modes (got %u)",
-			 p->name, p->kind == PORT_PIPE ? "pipes" : p->kind == PORT_MON ? "monitors" : "VALE ports", req->nr_mode);
+			 p->name, p->kind->plural, req->nr_mode);
 		return -EINVAL;
 	}
 	if (req->nr_flags & NR_TX_RINGS_ONLY)
@@ -350,10 +311,11 @@ static int fill_nifp(struct port *p, struct binding *b, uint32_t extra, uint32_t
 	*(uint32_t *)(uintptr_t)&nifp->ni_host_rx_rings = 1;
 	ssize_t *ofs = (ssize_t *)(uintptr_t)nifp->ring_ofs;
 	for (uint32_t i = b->first_tx; i < b->last_tx; i++)
-		ofs[i] = (ssize_t)(r->l.ring_off + (uint64_t)p->tx[i].kring * r->l.p.ring_size - nifp_off);
+		ofs[i] = (ssize_t)(r->l.ring_off + (uint64_t)p->tx[i].v.index * r->l.p.ring_size -
+				   nifp_off);
 	for (uint32_t i = b->first_rx; i < b->last_rx; i++)
 		ofs[p->ntx + 1 + i] = (ssize_t)(r->l.ring_off +
-			(uint64_t)p->rx[i].kring * r->l.p.ring_size - nifp_off);
+			(uint64_t)p->rx[i].v.index * r->l.p.ring_size - nifp_off);
 
 	/* Extra buffers: as many as can be had, linked through their first
 	 * word (reference §2.5). */
@@ -389,14 +351,15 @@ static int bind_slot(struct port *p, struct binding *b, char *err, size_t errlen
 	return -ENOMEM;
 }
 
-static void fill_binding_msg(const struct binding *b, struct nmk_msg_binding *m)
+static void fill_binding_msg(const struct broker *br, const struct binding *b,
+			     struct nmk_msg_binding *m)
 {
 	const struct port *p = b->port;
 
 	memset(m, 0, sizeof(*m));
 	m->reg = b->reg;
 	snprintf(m->name, sizeof(m->name), "%s", p->name);
-	m->broker_id = broker_id;
+	m->broker_id = br->id;
 	m->ctrl_size = p->r->ctrl_size;
 	m->binding_id = b->id;
 	m->port_index = p->port_index;
@@ -406,19 +369,20 @@ static void fill_binding_msg(const struct binding *b, struct nmk_msg_binding *m)
 	m->buf_size = p->r->l.p.buf_size;
 }
 
-static int send_binding(struct conn *c, uint16_t type, uint32_t seq, const struct binding *b)
+static int send_binding(const struct broker *br, struct conn *c, uint16_t type, uint32_t seq,
+			const struct binding *b)
 {
 	struct nmk_msg_binding m;
 	int fds[2] = { b->port->r->fd, b->port->r->ctrl_fd };
 
-	fill_binding_msg(b, &m);
+	fill_binding_msg(br, b, &m);
 	return nmk_msg_send(c->fd, type, seq, 0, &m, sizeof(m), fds, 2);
 }
 
 /* Find (or create) the port a name designates. */
-static struct port *port_lookup(const char *name, const struct nmreq_register *req,
-				const struct nm_os_cred *cred, char *err, size_t errlen,
-				int *status)
+static struct port *port_lookup(struct broker *b, const char *name,
+				const struct nmreq_register *req, const struct nm_os_cred *cred,
+				char *err, size_t errlen, int *status)
 {
 	if (name[0] == '\0') {
 		snprintf(err, errlen, "empty port name");
@@ -430,41 +394,16 @@ static struct port *port_lookup(const char *name, const struct nmreq_register *r
 		*status = -EOPNOTSUPP;
 		return NULL;
 	}
-	if (req->nr_flags & (NR_MONITOR_TX | NR_MONITOR_RX | NR_ZCOPY_MON)) {
-		/* A monitor of an open port: find the port as it is named. */
-		struct port *parent = port_find(name);
-		if (parent == NULL)
-			parent = vale_persistent_port(name);
-		if (parent == NULL || parent->kind == PORT_MON) {
-			snprintf(err, errlen, "%s: no such open port to monitor", name);
-			*status = parent ? -EINVAL : -ENXIO;
-			return NULL;
-		}
-		if (parent->owner != cred->uid && cred->uid != 0) {
-			snprintf(err, errlen, "%s: belongs to uid %u, not to uid %u", name,
-				 (unsigned)parent->owner, (unsigned)cred->uid);
-			*status = -EACCES;
-			return NULL;
-		}
-		return monitor_get(name, parent, req, err, errlen, status);
-	}
-	if (strpbrk(name, "{}"))
-		return pipe_port_get(name, req, cred, err, errlen, status);
-	if (strncmp(name, "val", 3) == 0)
-		return vale_port_get(name, req, cred, err, errlen, status);
-	/* "<driver>:<device>": the application runs the driver. */
-	size_t plen = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_");
-	if (plen > 0 && name[plen] == ':' && name[plen + 1] != '\0')
-		return nic_port_get(name, req, cred, err, errlen, status);
-	struct port *pp = vale_persistent_port(name);
-	if (pp)
-		return pp;
+	for (size_t i = 0; i < sizeof(port_kinds) / sizeof(port_kinds[0]); i++)
+		if (port_kinds[i]->claims(b, name, req))
+			return port_kinds[i]->get(b, name, req, cred, err, errlen, status);
 	snprintf(err, errlen, "%s: no such port", name);
 	*status = -ENXIO;
 	return NULL;
 }
 
-static void do_register(struct conn *c, uint32_t seq, const void *body, uint32_t len)
+static void do_register(struct broker *br, struct conn *c, uint32_t seq, const void *body,
+			uint32_t len)
 {
 	struct nmk_msg_register req;
 	char err[300];
@@ -483,7 +422,7 @@ static void do_register(struct conn *c, uint32_t seq, const void *body, uint32_t
 				   c->b->port->name);
 		return;
 	}
-	struct port *p = port_lookup(req.name, &req.reg, &c->cred, err, sizeof(err), &status);
+	struct port *p = port_lookup(br, req.name, &req.reg, &c->cred, err, sizeof(err), &status);
 	if (p == NULL) {
 		nmk_msg_send_error(c->fd, NMK_MSG_REGISTER, seq, status, "%s", err);
 		return;
@@ -503,7 +442,7 @@ static void do_register(struct conn *c, uint32_t seq, const void *body, uint32_t
 	}
 	b->port = p;
 	b->conn = c;
-	b->id = next_binding_id();
+	b->id = next_binding_id(br);
 	b->exclusive = (req.reg.nr_flags & NR_EXCLUSIVE) != 0;
 	uint32_t got = 0;
 	if ((status = select_rings(p, &req.reg, b, err, sizeof(err))) < 0 ||
@@ -521,12 +460,12 @@ static void do_register(struct conn *c, uint32_t seq, const void *body, uint32_t
 	const struct nmk_mem *m = &p->r->m;
 	for (uint32_t i = b->first_tx; i < b->last_tx; i++) {
 		if (p->tx[i].users++ == 0)
-			nmk_kring_reset_view(m, p->tx[i].kring);
+			nmk_kring_reset(m, &p->tx[i].v);
 		p->tx[i].exclusive |= b->exclusive;
 	}
 	for (uint32_t i = b->first_rx; i < b->last_rx; i++) {
 		if (p->rx[i].users++ == 0)
-			nmk_kring_reset_view(m, p->rx[i].kring);
+			nmk_kring_reset(m, &p->rx[i].v);
 		p->rx[i].exclusive |= b->exclusive;
 	}
 
@@ -548,32 +487,34 @@ static void do_register(struct conn *c, uint32_t seq, const void *body, uint32_t
 	p->bindings = b;
 	p->nbindings++;
 	c->b = b;
-	if (cfg.verbose)
-		blog(LOG_INFO, "pid %d uid %u registered %s (mem %u, binding %llu)",
+	if (br->cfg.verbose)
+		blog(br, LOG_INFO, "pid %d uid %u registered %s (mem %u, binding %llu)",
 		     (int)c->cred.pid, (unsigned)c->cred.uid, p->name, p->r->mem_id,
 		     (unsigned long long)b->id);
-	if (send_binding(c, NMK_MSG_REGISTER, seq, b) < 0)
-		blog(LOG_WARNING, "pid %d: cannot send the reply for %s", (int)c->cred.pid, p->name);
+	if (send_binding(br, c, NMK_MSG_REGISTER, seq, b) < 0)
+		blog(br, LOG_WARNING, "pid %d: cannot send the reply for %s", (int)c->cred.pid,
+		     p->name);
 	return;
 fail:
 	nmk_msg_send_error(c->fd, NMK_MSG_REGISTER, seq, status, "%s", err);
 	if (p->nbindings == 0)
-		port_idle(p);
+		p->kind->idle(br, p);
 }
 
 /* ---- other requests ----------------------------------------------------- */
 
-static void do_binding(struct conn *c, uint32_t seq)
+static void do_binding(struct broker *b, struct conn *c, uint32_t seq)
 {
 	if (c->b == NULL) {
 		nmk_msg_send_error(c->fd, NMK_MSG_BINDING, seq, -ENXIO,
 				   "this fd is not registered to any port");
 		return;
 	}
-	send_binding(c, NMK_MSG_BINDING, seq, c->b);
+	send_binding(b, c, NMK_MSG_BINDING, seq, c->b);
 }
 
-static void do_wakefd(struct conn *c, uint32_t seq, const void *body, uint32_t len)
+static void do_wakefd(struct broker *b, struct conn *c, uint32_t seq, const void *body,
+		      uint32_t len)
 {
 	struct nmk_msg_wakefd w;
 
@@ -582,7 +523,7 @@ static void do_wakefd(struct conn *c, uint32_t seq, const void *body, uint32_t l
 		return;
 	}
 	memcpy(&w, body, sizeof(w));
-	for (struct conn *o = conns; o; o = o->next) {
+	for (struct conn *o = b->conns; o; o = o->next) {
 		if (o->b == NULL || o->b->id != w.binding_id)
 			continue;
 		/* A wake fd is this broker's end of the other connection: only
@@ -600,7 +541,8 @@ static void do_wakefd(struct conn *c, uint32_t seq, const void *body, uint32_t l
 			   (unsigned long long)w.binding_id);
 }
 
-static void do_port_info(struct conn *c, uint32_t seq, const void *body, uint32_t len)
+static void do_port_info(struct broker *b, struct conn *c, uint32_t seq, const void *body,
+			 uint32_t len)
 {
 	struct nmk_msg_port_info pi;
 	struct nmreq_register req;
@@ -617,7 +559,7 @@ static void do_port_info(struct conn *c, uint32_t seq, const void *body, uint32_
 	req.nr_mode = NR_REG_ALL_NIC;
 	/* Like netmap, looking a port up may create it for the time of the
 	 * request. */
-	struct port *p = port_lookup(pi.name, &req, &c->cred, err, sizeof(err), &status);
+	struct port *p = port_lookup(b, pi.name, &req, &c->cred, err, sizeof(err), &status);
 	if (p == NULL) {
 		nmk_msg_send_error(c->fd, NMK_MSG_PORT_INFO, seq, status, "%s", err);
 		return;
@@ -631,10 +573,11 @@ static void do_port_info(struct conn *c, uint32_t seq, const void *body, uint32_
 	pi.info.nr_mem_id = p->r->mem_id;
 	nmk_msg_send(c->fd, NMK_MSG_PORT_INFO, seq, 0, &pi, sizeof(pi), NULL, 0);
 	if (p->nbindings == 0)
-		port_idle(p);
+		p->kind->idle(b, p);
 }
 
-static void do_list(struct conn *c, uint32_t seq, const void *body, uint32_t len)
+static void do_list(struct broker *b, struct conn *c, uint32_t seq, const void *body,
+		    uint32_t len)
 {
 	struct nmk_msg_list l;
 	struct port *p;
@@ -645,7 +588,7 @@ static void do_list(struct conn *c, uint32_t seq, const void *body, uint32_t len
 		return;
 	}
 	memcpy(&l, body, sizeof(l));
-	for (p = port_first(); p && i < l.index; p = port_next(p))
+	for (p = b->ports; p && i < l.index; p = p->next)
 		i++;
 	if (p == NULL) {
 		nmk_msg_send_error(c->fd, NMK_MSG_LIST, seq, -ENOENT, "no more ports");
@@ -658,15 +601,14 @@ static void do_list(struct conn *c, uint32_t seq, const void *body, uint32_t len
 	l.nbindings = p->nbindings;
 	l.owner_uid = (uint32_t)p->owner;
 	l.mem_id = p->r->mem_id;
-	l.kind = p->kind == PORT_MON ? 4 : 1;
-	if (p->kind == PORT_VALE)
-		vale_describe(p, &l);
-	if (p->kind == PORT_VALE && attach_is_nic(p->name))
-		l.kind = 5;     /* a switch port served by a NIC */
+	l.kind = p->kind->list_kind;
+	if (p->kind->describe)
+		p->kind->describe(b, p, &l);
 	nmk_msg_send(c->fd, NMK_MSG_LIST, seq, 0, &l, sizeof(l), NULL, 0);
 }
 
-static void do_vale_stats(struct conn *c, uint32_t seq, const void *body, uint32_t len)
+static void do_vale_stats(struct broker *b, struct conn *c, uint32_t seq, const void *body,
+			  uint32_t len)
 {
 	struct nmk_msg_vale_stats st;
 
@@ -676,18 +618,18 @@ static void do_vale_stats(struct conn *c, uint32_t seq, const void *body, uint32
 	}
 	memcpy(&st, body, sizeof(st));
 	st.name[sizeof(st.name) - 1] = '\0';
-	struct port *p = port_find(st.name);
-	if (p == NULL || p->kind != PORT_VALE) {
+	struct port *p = port_find(b, st.name);
+	if (p == NULL || p->kind != &vale_kind) {
 		nmk_msg_send_error(c->fd, NMK_MSG_VALE_STATS, seq, -ENOENT,
 				   "%s: no such VALE port", st.name);
 		return;
 	}
-	vale_stats(p, &st);
+	vale_stats(b, p, &st);
 	nmk_msg_send(c->fd, NMK_MSG_VALE_STATS, seq, 0, &st, sizeof(st), NULL, 0);
 }
 
-static void do_vale_ctl(struct conn *c, uint16_t type, uint32_t seq, const void *body,
-			uint32_t len)
+static void do_vale_ctl(struct broker *b, struct conn *c, uint16_t type, uint32_t seq,
+			const void *body, uint32_t len)
 {
 	struct nmk_msg_vale_ctl m;
 	char err[300];
@@ -703,17 +645,17 @@ static void do_vale_ctl(struct conn *c, uint16_t type, uint32_t seq, const void 
 	const char *ifname = NULL;
 	bool nic = (type == NMK_MSG_VALE_ATTACH || type == NMK_MSG_VALE_DETACH) &&
 		   vale_name_split(m.name, sw, sizeof(sw), &ifname, err, sizeof(err)) == 0 &&
-		   vale_persistent_port(ifname) == NULL;
+		   vale_persistent_port(b, ifname) == NULL;
 	switch (type) {
 	case NMK_MSG_VALE_NEWIF:
-		ret = vale_newif(&m, &c->cred, err, sizeof(err));
+		ret = vale_newif(b, &m, &c->cred, err, sizeof(err));
 		break;
 	case NMK_MSG_VALE_DELIF:
-		ret = vale_delif(&m, &c->cred, err, sizeof(err));
+		ret = vale_delif(b, &m, &c->cred, err, sizeof(err));
 		break;
 	case NMK_MSG_VALE_ATTACH:
 		if (!nic) {
-			ret = vale_attach(&m, &c->cred, err, sizeof(err));
+			ret = vale_attach(b, &m, &c->cred, err, sizeof(err));
 			break;
 		}
 		/* A NIC: the broker drives it with the caller's authority,
@@ -723,16 +665,16 @@ static void do_vale_ctl(struct conn *c, uint16_t type, uint32_t seq, const void 
 			ret = -EPERM;
 			break;
 		}
-		ret = attach_nic(m.name, ifname, (m.flags & NMK_VALE_CTL_TAP) != 0, c->id, seq, err,
-				 sizeof(err));
+		ret = attach_nic(b, m.name, ifname, (m.flags & NMK_VALE_CTL_TAP) != 0, c->id, seq,
+				 err, sizeof(err));
 		if (ret == 0)
 			return;         /* answered when the worker has started */
 		break;
 	default:
-		if (nic && attach_is_nic(m.name))
-			ret = detach_nic(m.name, err, sizeof(err));
+		if (nic && attach_is_nic(b, m.name))
+			ret = detach_nic(b, m.name, err, sizeof(err));
 		else
-			ret = vale_detach(&m, &c->cred, err, sizeof(err));
+			ret = vale_detach(b, &m, &c->cred, err, sizeof(err));
 		break;
 	}
 	if (ret < 0)
@@ -742,10 +684,10 @@ static void do_vale_ctl(struct conn *c, uint16_t type, uint32_t seq, const void 
 }
 
 /* A NIC worker has started (or failed): answer the ATTACH that asked. */
-void attach_answer(uint64_t conn_id, uint32_t seq, int status, const char *err,
-		   const char *name)
+void attach_answer(struct broker *b, uint64_t conn_id, uint32_t seq, int status,
+		   const char *err, const char *name)
 {
-	for (struct conn *c = conns; c; c = c->next) {
+	for (struct conn *c = b->conns; c; c = c->next) {
 		if (c->id != conn_id)
 			continue;
 		if (status < 0) {
@@ -755,7 +697,7 @@ void attach_answer(uint64_t conn_id, uint32_t seq, int status, const char *err,
 		struct nmk_msg_vale_ctl m;
 		memset(&m, 0, sizeof(m));
 		snprintf(m.name, sizeof(m.name), "%s", name);
-		struct port *p = port_find(name);
+		struct port *p = port_find(b, name);
 		if (p) {
 			m.port_index = p->vport;
 			m.mem_id = p->r->mem_id;
@@ -765,7 +707,7 @@ void attach_answer(uint64_t conn_id, uint32_t seq, int status, const char *err,
 	}
 }
 
-bool conn_handle(struct conn *c)
+bool conn_handle(struct broker *b, struct conn *c)
 {
 	char buf[NMK_MSG_MAX];
 	int fds[NMK_MSG_MAXFDS];
@@ -790,7 +732,7 @@ bool conn_handle(struct conn *c)
 	if (n == 1)
 		return true;    /* a stray wake-up byte: nothing to do */
 	if (nmk_msg_check(buf, n, err, sizeof(err)) < 0) {
-		blog(LOG_WARNING, "pid %d: garbage message: %s", (int)c->cred.pid, err);
+		blog(b, LOG_WARNING, "pid %d: garbage message: %s", (int)c->cred.pid, err);
 		nmk_msg_send_error(c->fd, 0, 0, -EPROTO, "%s", err);
 		return true;
 	}
@@ -798,28 +740,28 @@ bool conn_handle(struct conn *c)
 	const void *body = buf + sizeof(h);
 	switch (h.type) {
 	case NMK_MSG_REGISTER:
-		do_register(c, h.seq, body, h.len);
+		do_register(b, c, h.seq, body, h.len);
 		break;
 	case NMK_MSG_BINDING:
-		do_binding(c, h.seq);
+		do_binding(b, c, h.seq);
 		break;
 	case NMK_MSG_WAKEFD:
-		do_wakefd(c, h.seq, body, h.len);
+		do_wakefd(b, c, h.seq, body, h.len);
 		break;
 	case NMK_MSG_PORT_INFO:
-		do_port_info(c, h.seq, body, h.len);
+		do_port_info(b, c, h.seq, body, h.len);
 		break;
 	case NMK_MSG_LIST:
-		do_list(c, h.seq, body, h.len);
+		do_list(b, c, h.seq, body, h.len);
 		break;
 	case NMK_MSG_VALE_STATS:
-		do_vale_stats(c, h.seq, body, h.len);
+		do_vale_stats(b, c, h.seq, body, h.len);
 		break;
 	case NMK_MSG_VALE_NEWIF:
 	case NMK_MSG_VALE_DELIF:
 	case NMK_MSG_VALE_ATTACH:
 	case NMK_MSG_VALE_DETACH:
-		do_vale_ctl(c, h.type, h.seq, body, h.len);
+		do_vale_ctl(b, c, h.type, h.seq, body, h.len);
 		break;
 	default:
 		nmk_msg_send_error(c->fd, h.type, h.seq, -EOPNOTSUPP,
@@ -829,10 +771,10 @@ bool conn_handle(struct conn *c)
 	return true;
 }
 
-bool broker_has_objects(void)
+bool broker_has_objects(const struct broker *b)
 {
 	/* Pipes, monitors and driver ports live only while registered;
 	 * switches while they have ports, which live while registered,
 	 * persistent or served by a NIC worker (a registered client too). */
-	return vale_switch_count() > 0 || vale_has_persistent();
+	return b->nswitches > 0 || b->persists != NULL;
 }

@@ -1,5 +1,9 @@
 /*
- * broker.h - nmkitd's request handling and its logging.
+ * broker.h - nmkitd's state, its connections and the requests they carry.
+ *
+ * Everything the broker knows lives in one struct broker, made by main()
+ * and passed to every function that needs it: no file shares globals with
+ * another.
  */
 #ifndef NMKITD_BROKER_H
 #define NMKITD_BROKER_H
@@ -26,35 +30,61 @@ struct broker_config {
 	struct nmk_region_params vale_region;   /* zero counts: derived from vale_ports */
 };
 
-extern struct broker_config cfg;
-extern uint64_t broker_id;
+struct pipe_parent;
+struct vswitch;
+struct persist;
+struct deferred;
+struct nic;
 
-void blog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct broker {
+	struct broker_config cfg;
+	uint64_t id;                    /* this instance: clients key mappings with it */
+	int notify_fd;                  /* NIC workers wake the main loop with it */
+	/* Connections, in accept order. */
+	struct conn *conns;
+	unsigned nconns;
+	uint64_t conn_ids, binding_ids;
+	/* Memory and ports. */
+	struct region *regions;
+	uint16_t next_mem_id;
+	struct port *ports;
+	struct deferred *deferred;      /* ports waiting to be freed (port_kind.reap) */
+	/* The kinds' own objects. */
+	struct pipe_parent *pipe_parents;
+	struct vswitch *switches;
+	unsigned nswitches;             /* visible ones (hidden homes not counted) */
+	struct persist *persists;
+	unsigned mon_serial;
+	uint32_t mon_gen;
+	struct nic *nics;
+};
+
+void blog(const struct broker *b, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Connections. */
-struct conn *conn_new(int fd);
-void conn_close(struct conn *c);         /* hang-up: releases its binding */
-void conn_drop_all(void);                /* shutdown: hang up, touch nothing shared */
+struct conn *conn_new(struct broker *b, int fd);
+void conn_close(struct broker *b, struct conn *c);  /* hang-up: releases its binding */
+void conn_drop_all(struct broker *b);               /* shutdown: hang up, touch nothing shared */
 /* Handle one readable connection; returns false when it must be closed. */
-bool conn_handle(struct conn *c);
-unsigned conn_count(void);
-struct conn *conn_list(void);
+bool conn_handle(struct broker *b, struct conn *c);
 
 /* Answer an ATTACH of a NIC once its worker has started (attach_poll). */
-void attach_answer(uint64_t conn_id, uint32_t seq, int status, const char *err,
-		   const char *name);
+void attach_answer(struct broker *b, uint64_t conn_id, uint32_t seq, int status,
+		   const char *err, const char *name);
 
 /* Whether anything but connections is alive (persistent objects). */
-bool broker_has_objects(void);
+bool broker_has_objects(const struct broker *b);
 
-/* Ports, by kind. */
-struct port *pipe_port_get(const char *name, const struct nmreq_register *req,
-			   const struct nm_os_cred *cred, char *err, size_t errlen,
-			   int *status);
-void pipe_port_idle(struct port *p);     /* its last binding went away */
-struct port *pipe_peer(struct port *p);  /* the other end */
+/* Keep port p until its kind's reap() frees it (broker_reap). */
+void broker_defer_free(struct broker *b, struct port *p);
+/* Offer every deferred port to its kind's reap; true while some wait. */
+bool broker_reap(struct broker *b);
 
-/* Wake every binding armed on the krings of port p. */
+/* Wake every binding of port p (armed or not). */
 void port_wake_all(struct port *p);
+
+/* How long the broker waits for a lease lock that clients can write. */
+#define BROKER_LOCK_WAIT_NS 2000000u
 
 #endif /* NMKITD_BROKER_H */

@@ -28,13 +28,12 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "broker.h"
 #include "client.h"
-#include "attach.h"
-#include "monitor.h"
 #include "vale.h"
 
-struct broker_config cfg = {
+static const struct broker_config default_config = {
 	.pipe_region = {
 		.if_num = 512, .if_size = 4224,
 		.ring_num = 512, .ring_size = 256 + 16 * NMK_MAX_SLOTS,
@@ -52,17 +51,18 @@ struct broker_config cfg = {
 		.buf_size = 2048,
 	},
 };
-uint64_t broker_id;
 
+/* What the signal handler may touch: a flag, and the fd that wakes the
+ * main loop. */
 static volatile sig_atomic_t stop_requested;
-static int notify_fd = -1;
+static int signal_notify_fd = -1;
 
-void blog(int prio, const char *fmt, ...)
+void blog(const struct broker *b, int prio, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (cfg.foreground) {
+	if (b->cfg.foreground) {
 		fprintf(stderr, "nmkitd[%d]: ", (int)getpid());
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
@@ -76,7 +76,7 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-	nm_os_notify_signal(notify_fd);
+	nm_os_notify_signal(signal_notify_fd);
 }
 
 static void usage(FILE *f)
@@ -116,7 +116,7 @@ static int parse_uint(const char *opt, const char *arg, unsigned min, unsigned m
 }
 
 /* Take the life lock: only one broker per runtime directory. */
-static int take_life_lock(void)
+static int take_life_lock(const struct broker *b)
 {
 	char path[256];
 	int fd;
@@ -134,7 +134,7 @@ static int take_life_lock(void)
 	char pid[32];
 	int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) < 0 || write(fd, pid, (size_t)n) != n)
-		blog(LOG_WARNING, "cannot write %s: %s", path, strerror(errno));
+		blog(b, LOG_WARNING, "cannot write %s: %s", path, strerror(errno));
 	return fd;              /* kept open (and locked) for our life */
 }
 
@@ -189,7 +189,7 @@ static void daemonize(void)
 	}
 }
 
-static void serve(int lfd)
+static void serve(struct broker *b, int lfd)
 {
 	struct pollfd *pfds = NULL;
 	struct conn **owners = NULL;
@@ -197,33 +197,33 @@ static void serve(int lfd)
 	uint64_t idle_since = nm_os_now_ns();
 
 	while (!stop_requested) {
-		size_t n = 2 + conn_count();
+		size_t n = 2 + b->nconns;
 		if (n > cap) {
 			cap = n * 2;
 			pfds = realloc(pfds, cap * sizeof(*pfds));
 			owners = realloc(owners, cap * sizeof(*owners));
 			if (!pfds || !owners) {
-				blog(LOG_ERR, "out of memory");
+				blog(b, LOG_ERR, "out of memory");
 				return;
 			}
 		}
 		pfds[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-		pfds[1] = (struct pollfd){ .fd = notify_fd, .events = POLLIN };
+		pfds[1] = (struct pollfd){ .fd = b->notify_fd, .events = POLLIN };
 		size_t i = 2;
-		for (struct conn *c = conn_list(); c; c = c->next, i++) {
+		for (struct conn *c = b->conns; c; c = c->next, i++) {
 			pfds[i] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
 			owners[i] = c;
 		}
-		bool reaping = vale_reap() | monitor_reap();
-		int timeout = reaping ? 10 : cfg.idle_exit ? 1000 : -1;
+		bool reaping = broker_reap(b) | vale_reap(b);
+		int timeout = reaping ? 10 : b->cfg.idle_exit ? 1000 : -1;
 		int r = poll(pfds, i, timeout);
 		if (r < 0 && errno != EINTR) {
-			blog(LOG_ERR, "poll: %s", strerror(errno));
+			blog(b, LOG_ERR, "poll: %s", strerror(errno));
 			break;
 		}
 		if (r > 0 && (pfds[1].revents & POLLIN)) {
-			nm_os_notify_drain(notify_fd);
-			attach_poll(attach_answer);
+			nm_os_notify_drain(b->notify_fd);
+			attach_poll(b);
 		}
 		for (size_t j = 2; r > 0 && j < i; j++) {
 			struct conn *c = owners[j];
@@ -234,24 +234,24 @@ static void serve(int lfd)
 			 * that a request sent just before close is answered. */
 			bool keep = true;
 			if (re & POLLIN)
-				keep = conn_handle(c);
+				keep = conn_handle(b, c);
 			if (!keep || ((re & (POLLHUP | POLLERR | POLLNVAL)) && !(re & POLLIN)))
-				conn_close(c);
+				conn_close(b, c);
 		}
 		if (r > 0 && (pfds[0].revents & POLLIN)) {
 			for (;;) {
 				int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 				if (cfd < 0)
 					break;
-				if (conn_new(cfd) == NULL)
+				if (conn_new(b, cfd) == NULL)
 					close(cfd);
 			}
 		}
-		if (conn_count() || broker_has_objects())
+		if (b->nconns || broker_has_objects(b))
 			idle_since = nm_os_now_ns();
-		else if (cfg.idle_exit &&
-			 nm_os_now_ns() - idle_since > (uint64_t)cfg.idle_exit * 1000000000u) {
-			blog(LOG_INFO, "idle for %u s, exiting", cfg.idle_exit);
+		else if (b->cfg.idle_exit &&
+			 nm_os_now_ns() - idle_since > (uint64_t)b->cfg.idle_exit * 1000000000u) {
+			blog(b, LOG_INFO, "idle for %u s, exiting", b->cfg.idle_exit);
 			break;
 		}
 	}
@@ -277,66 +277,73 @@ int main(int argc, char **argv)
 		{ "vale-rings", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static struct broker broker;
+	struct broker *b = &broker;
+	struct broker_config *cfg = &b->cfg;
 	bool autostart = false;
 	char err[300];
 	int c;
 
+	*cfg = default_config;
+	b->next_mem_id = 2;
+	b->notify_fd = -1;
+
 	while ((c = getopt_long(argc, argv, "fvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			cfg.foreground = true;
+			cfg->foreground = true;
 			break;
 		case 'v':
-			cfg.verbose = true;
+			cfg->verbose = true;
 			break;
 		case 'I':
-			if (parse_uint("--idle-exit", optarg, 0, 86400, &cfg.idle_exit) < 0)
+			if (parse_uint("--idle-exit", optarg, 0, 86400, &cfg->idle_exit) < 0)
 				return 2;
 			break;
 		case 'B':
 			if (parse_uint("--buf-size", optarg, NMK_MIN_BUF_SIZE, NMK_MAX_BUF_SIZE,
-				       &cfg.pipe_region.buf_size) < 0)
+				       &cfg->pipe_region.buf_size) < 0)
 				return 2;
 			break;
 		case 'P':
-			if (parse_uint("--pipe-buffers", optarg, 4, 16u << 20, &cfg.pipe_region.buf_num) < 0)
+			if (parse_uint("--pipe-buffers", optarg, 4, 16u << 20, &cfg->pipe_region.buf_num) < 0)
 				return 2;
 			break;
 		case 'R':
-			if (parse_uint("--pipe-rings", optarg, 2, 65536, &cfg.pipe_region.ring_num) < 0)
+			if (parse_uint("--pipe-rings", optarg, 2, 65536, &cfg->pipe_region.ring_num) < 0)
 				return 2;
 			break;
 		case 'M':
-			if (parse_uint("--max-pipes", optarg, 1, 4096, &cfg.max_pipes) < 0)
+			if (parse_uint("--max-pipes", optarg, 1, 4096, &cfg->max_pipes) < 0)
 				return 2;
 			break;
 		case 'S':
-			if (parse_uint("--vale-switches", optarg, 1, 4096, &cfg.vale_switches) < 0)
+			if (parse_uint("--vale-switches", optarg, 1, 4096, &cfg->vale_switches) < 0)
 				return 2;
 			break;
 		case 'N':
-			if (parse_uint("--vale-ports", optarg, 2, 4096, &cfg.vale_ports) < 0)
+			if (parse_uint("--vale-ports", optarg, 2, 4096, &cfg->vale_ports) < 0)
 				return 2;
 			break;
 		case 'T':
-			if (parse_uint("--vale-table", optarg, 64, 1u << 20, &cfg.vale_table) < 0)
+			if (parse_uint("--vale-table", optarg, 64, 1u << 20, &cfg->vale_table) < 0)
 				return 2;
-			if (cfg.vale_table & (cfg.vale_table - 1)) {
+			if (cfg->vale_table & (cfg->vale_table - 1)) {
 				fprintf(stderr, "nmkitd: --vale-table: %u is not a power of two\n",
-					cfg.vale_table);
+					cfg->vale_table);
 				return 2;
 			}
 			break;
 		case 'G':
-			if (parse_uint("--vale-age", optarg, 0, 1u << 30, &cfg.vale_age) < 0)
+			if (parse_uint("--vale-age", optarg, 0, 1u << 30, &cfg->vale_age) < 0)
 				return 2;
 			break;
 		case 'U':
-			if (parse_uint("--vale-buffers", optarg, 4, 1u << 26, &cfg.vale_region.buf_num) < 0)
+			if (parse_uint("--vale-buffers", optarg, 4, 1u << 26, &cfg->vale_region.buf_num) < 0)
 				return 2;
 			break;
 		case 'K':
-			if (parse_uint("--vale-rings", optarg, 2, 1u << 20, &cfg.vale_region.ring_num) < 0)
+			if (parse_uint("--vale-rings", optarg, 2, 1u << 20, &cfg->vale_region.ring_num) < 0)
 				return 2;
 			break;
 		case 'A':
@@ -354,9 +361,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (autostart && cfg.idle_exit == 0)
-		cfg.idle_exit = 10;
-	if (!cfg.foreground) {
+	if (autostart && cfg->idle_exit == 0)
+		cfg->idle_exit = 10;
+	if (!cfg->foreground) {
 		openlog("nmkitd", LOG_PID, LOG_DAEMON);
 		if (!autostart)
 			daemonize();
@@ -364,24 +371,24 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (nmk_rundir_create(err, sizeof(err)) < 0) {
-		blog(LOG_ERR, "%s", err);
+		blog(b, LOG_ERR, "%s", err);
 		return 1;
 	}
-	int lock = take_life_lock();
+	int lock = take_life_lock(b);
 	if (lock == -EEXIST) {
-		blog(LOG_INFO, "another nmkitd serves this runtime directory");
+		blog(b, LOG_INFO, "another nmkitd serves this runtime directory");
 		return 0;
 	}
 	if (lock < 0) {
-		blog(LOG_ERR, "cannot take the broker lock: %s", strerror(-lock));
+		blog(b, LOG_ERR, "cannot take the broker lock: %s", strerror(-lock));
 		return 1;
 	}
-	notify_fd = nm_os_notify_create();
-	if (notify_fd < 0) {
-		blog(LOG_ERR, "cannot create a notification fd: %s", strerror(-notify_fd));
+	b->notify_fd = nm_os_notify_create();
+	if (b->notify_fd < 0) {
+		blog(b, LOG_ERR, "cannot create a notification fd: %s", strerror(-b->notify_fd));
 		return 1;
 	}
-	attach_init(notify_fd);
+	signal_notify_fd = b->notify_fd;
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
@@ -389,22 +396,22 @@ int main(int argc, char **argv)
 
 	int lfd = listen_socket(err, sizeof(err));
 	if (lfd < 0) {
-		blog(LOG_ERR, "cannot listen: %s", err);
+		blog(b, LOG_ERR, "cannot listen: %s", err);
 		return 1;
 	}
-	broker_id = nm_os_now_ns() ^ ((uint64_t)getpid() << 40);
-	blog(LOG_INFO, "ready (pid %d)", (int)getpid());
-	serve(lfd);
+	b->id = nm_os_now_ns() ^ ((uint64_t)getpid() << 40);
+	blog(b, LOG_INFO, "ready (pid %d)", (int)getpid());
+	serve(b, lfd);
 
 	/* Clean shutdown: hang up every client (their mappings stay valid),
 	 * remove the socket, release the lock. */
-	attach_stop_all();
-	conn_drop_all();
+	attach_stop_all(b);
+	conn_drop_all(b);
 	char path[256];
 	if (nmk_rundir_path("nmkitd.sock", path, sizeof(path)) == 0)
 		unlink(path);
 	close(lfd);
-	blog(LOG_INFO, "stopped");
+	blog(b, LOG_INFO, "stopped");
 	close(lock);
 	return 0;
 }

@@ -27,9 +27,9 @@
 #include <syslog.h>
 
 #include "broker.h"
-#include "forward.h"
-#include "monitor.h"
-#include "sync.h"
+#include "kinds.h"
+#include "lease.h"
+#include "publish.h"
 #include "vale.h"
 
 struct monitor {
@@ -37,27 +37,18 @@ struct monitor {
 	char parent[64];
 };
 
-struct mpending {
-	struct mpending *next;
-	struct port *p;
-};
-
-static struct mpending *mpendings;
-static unsigned mon_serial;
-static uint32_t mon_gen;
-
 /* The parent's krings a monitor watches: direction d (0 tx, 1 rx), ring i. */
 static uint32_t parent_kring(struct port *parent, int d, uint32_t i)
 {
 	if (d == 0)
-		return i < parent->ntx ? parent->tx[i].kring : NMK_NONE;
-	return i < parent->nrx ? parent->rx[i].kring : NMK_NONE;
+		return i < parent->ntx ? parent->tx[i].v.index : NMK_NONE;
+	return i < parent->nrx ? parent->rx[i].v.index : NMK_NONE;
 }
 
-static void detach_entries(struct port *mp)
+static void detach_entries(struct broker *b, struct port *mp)
 {
 	struct monitor *mon = mp->owner_obj;
-	struct port *parent = port_find(mon->parent);
+	struct port *parent = port_find(b, mon->parent);
 
 	if (parent == NULL || parent->r != mp->r)
 		return;
@@ -76,19 +67,45 @@ static void detach_entries(struct port *mp)
 	}
 }
 
-static void monitor_free(struct port *mp)
+static void monitor_free(struct broker *b, struct port *mp)
 {
 	struct region *r = mp->r;
 
 	free(mp->owner_obj);
 	mp->owner_obj = NULL;
-	port_destroy(mp);
-	region_put(r);
+	port_destroy(b, mp);
+	region_put(b, r);
 }
 
-struct port *monitor_get(const char *name, struct port *parent, const struct nmreq_register *req,
-			 char *err, size_t errlen, int *status)
+/* A name registered with a monitor flag (/r, /t, /z) designates a monitor
+ * of the open port of that name. */
+static bool monitor_claims(struct broker *b, const char *name, const struct nmreq_register *req)
 {
+	(void)b;
+	(void)name;
+	return (req->nr_flags & (NR_MONITOR_TX | NR_MONITOR_RX | NR_ZCOPY_MON)) != 0;
+}
+
+static struct port *monitor_get(struct broker *b, const char *name,
+				const struct nmreq_register *req, const struct nm_os_cred *cred,
+				char *err, size_t errlen, int *status)
+{
+	/* The port to watch, as it is named. */
+	struct port *parent = port_find(b, name);
+	if (parent == NULL)
+		parent = vale_persistent_port(b, name);
+	if (parent == NULL || parent->kind == &monitor_kind) {
+		snprintf(err, errlen, "%s: no such open port to monitor", name);
+		*status = parent ? -EINVAL : -ENXIO;
+		return NULL;
+	}
+	if (parent->owner != cred->uid && cred->uid != 0) {
+		snprintf(err, errlen, "%s: belongs to uid %u, not to uid %u", name,
+			 (unsigned)parent->owner, (unsigned)cred->uid);
+		*status = -EACCES;
+		return NULL;
+	}
+
 	bool zcopy = req->nr_flags & NR_ZCOPY_MON;
 	/* /z watches both directions, as in netmap. */
 	bool want_tx = zcopy || (req->nr_flags & NR_MONITOR_TX);
@@ -117,9 +134,9 @@ struct port *monitor_get(const char *name, struct port *parent, const struct nmr
 	uint32_t nrx = parent->ntx > parent->nrx ? parent->ntx : parent->nrx;
 	uint32_t slots = parent->tx_slots > parent->rx_slots ? parent->tx_slots : parent->rx_slots;
 	snprintf(mname, sizeof(mname), "%s/%s%s%s#%u", parent->name, zcopy ? "z" : "",
-		 want_rx && !zcopy ? "r" : "", want_tx && !zcopy ? "t" : "", mon_serial++);
-	struct port *mp = mon ? port_new(mname, PORT_MON, parent->r, parent->owner, 1, nrx, slots,
-					 slots) : NULL;
+		 want_rx && !zcopy ? "r" : "", want_tx && !zcopy ? "t" : "", b->mon_serial++);
+	struct port *mp = mon ? port_new(b, mname, &monitor_kind, parent->r, parent->owner, 1, nrx,
+					 slots, slots) : NULL;
 	if (mp == NULL) {
 		free(mon);
 		snprintf(err, errlen, "out of memory");
@@ -136,12 +153,13 @@ struct port *monitor_get(const char *name, struct port *parent, const struct nmr
 	}
 	/* Monitor RX rings are filled by producers through leases, exactly
 	 * like a VALE port's RX rings; the TX ring cannot send. */
-	if ((*status = port_ring_create(mp, true, 0, mp->tx_slots, NMK_KR_MON_TX, ++mon_gen, true,
-					err, errlen)) < 0)
+	if ((*status = port_ring_create(mp, true, 0, mp->tx_slots, NMK_KIND_MONITOR, ++b->mon_gen,
+					0, true, err, errlen)) < 0)
 		goto fail;
 	for (uint32_t i = 0; i < mp->nrx; i++)
-		if ((*status = port_ring_create(mp, false, i, mp->rx_slots, NMK_KR_VALE_RX, ++mon_gen,
-						true, err, errlen)) < 0)
+		if ((*status = port_ring_create(mp, false, i, mp->rx_slots, NMK_KIND_MONITOR,
+						++b->mon_gen, NMK_KRING_LEASED, true, err,
+						errlen)) < 0)
 			goto fail;
 
 	/* Hook the monitor's RX ring i onto the parent's ring i. */
@@ -152,9 +170,9 @@ struct port *monitor_get(const char *name, struct port *parent, const struct nmr
 			uint32_t k = parent_kring(parent, d, i);
 			if (k == NMK_NONE)
 				continue;
-			uint32_t mk = mp->rx[i].kring;
-			uint64_t e = (mk | (zcopy ? NMK_MON_ZCOPY : 0)) |
-				     (uint64_t)nmk_kring_at(&mp->r->m, mk)->gen << 32;
+			const struct nmk_kring_view *mv = &mp->rx[i].v;
+			uint64_t e = (mv->index | (zcopy ? NMK_MON_ZCOPY : 0)) |
+				     (uint64_t)mv->gen << 32;
 			struct nmk_kring *kr = nmk_kring_at(&mp->r->m, k);
 			unsigned j;
 			for (j = 0; j < NMK_MAX_MON; j++) {
@@ -172,56 +190,48 @@ struct port *monitor_get(const char *name, struct port *parent, const struct nmr
 		}
 	}
 	*status = 0;
-	if (cfg.verbose)
-		blog(LOG_INFO, "created monitor %s", mp->name);
+	if (b->cfg.verbose)
+		blog(b, LOG_INFO, "created monitor %s", mp->name);
 	return mp;
 fail:
-	detach_entries(mp);
-	monitor_free(mp);
+	detach_entries(b, mp);
+	monitor_free(b, mp);
 	return NULL;
 }
 
 /* Free a stopped monitor once its rings' leases have drained. */
-static bool try_free(struct port *mp)
+static bool monitor_reap(struct broker *b, struct port *mp)
 {
 	for (uint32_t i = 0; i < mp->nrx; i++) {
-		if (mp->rx[i].kring == NMK_NONE)
+		if (mp->rx[i].v.index == NMK_NONE)
 			continue;
-		if (!nmk_vale_ring_idle(&mp->r->m, nmk_kring_at(&mp->r->m, mp->rx[i].kring)))
+		if (!nmk_lease_idle(&mp->r->m, &mp->rx[i].v, BROKER_LOCK_WAIT_NS))
 			return false;
 	}
-	if (cfg.verbose)
-		blog(LOG_INFO, "removed monitor %s", mp->name);
-	monitor_free(mp);
+	if (b->cfg.verbose)
+		blog(b, LOG_INFO, "removed monitor %s", mp->name);
+	monitor_free(b, mp);
 	return true;
 }
 
-void monitor_idle(struct port *mp)
+/* Its last registration went away: its entries leave the parent's rings,
+ * its rings stop granting leases, and it is freed when they drain. */
+static void monitor_idle(struct broker *b, struct port *mp)
 {
-	detach_entries(mp);
+	detach_entries(b, mp);
 	for (uint32_t i = 0; i < mp->nrx; i++)
-		if (mp->rx[i].kring != NMK_NONE)
-			nmk_vale_ring_stop(&mp->r->m, nmk_kring_at(&mp->r->m, mp->rx[i].kring));
-	if (try_free(mp))
-		return;
-	struct mpending *pe = malloc(sizeof(*pe));
-	if (pe == NULL)
-		return;
-	pe->p = mp;
-	pe->next = mpendings;
-	mpendings = pe;
+		if (mp->rx[i].v.index != NMK_NONE)
+			nmk_lease_stop(&mp->r->m, &mp->rx[i].v, BROKER_LOCK_WAIT_NS);
+	if (!monitor_reap(b, mp))
+		broker_defer_free(b, mp);
 }
 
-bool monitor_reap(void)
-{
-	for (struct mpending **q = &mpendings; *q;) {
-		struct mpending *pe = *q;
-		if (try_free(pe->p)) {
-			*q = pe->next;
-			free(pe);
-		} else {
-			q = &pe->next;
-		}
-	}
-	return mpendings != NULL;
-}
+const struct port_kind monitor_kind = {
+	.name = "monitor",
+	.plural = "monitors",
+	.claims = monitor_claims,
+	.get = monitor_get,
+	.idle = monitor_idle,
+	.reap = monitor_reap,
+	.list_kind = NMK_LIST_MONITOR,
+};

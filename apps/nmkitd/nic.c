@@ -1,5 +1,6 @@
 /*
- * nic.c - ports of driver plugins ("afpacket:veth0", "tap:tap0").
+ * nic.c - ports of driver plugins ("afpacket:veth0", "tap:tap0"), as the
+ * broker sees them.
  *
  * The driver runs in the application that opens the port (it owns the
  * device's socket or fd); the broker only gives the port its rings, in a
@@ -18,15 +19,25 @@
 #include <syslog.h>
 
 #include "broker.h"
-#include "nic.h"
+#include "kinds.h"
 
 static uint32_t clamp(uint32_t v, uint32_t lo, uint32_t def)
 {
 	return v == 0 ? def : v < lo ? lo : v;
 }
 
-struct port *nic_port_get(const char *name, const struct nmreq_register *req,
-			  const struct nm_os_cred *cred, char *err, size_t errlen, int *status)
+/* "<driver>:<device>": a lowercase prefix (VALE's "val..." aside). */
+static bool nic_claims(struct broker *b, const char *name, const struct nmreq_register *req)
+{
+	size_t plen = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_");
+
+	(void)b;
+	(void)req;
+	return plen > 0 && name[plen] == ':' && name[plen + 1] != '\0';
+}
+
+static struct port *nic_get(struct broker *b, const char *name, const struct nmreq_register *req,
+			    const struct nm_os_cred *cred, char *err, size_t errlen, int *status)
 {
 	uint32_t ntx = clamp(req->nr_tx_rings, 1, 1), nrx = clamp(req->nr_rx_rings, 1, 1);
 	uint32_t txs = clamp(req->nr_tx_slots, 2, 1024), rxs = clamp(req->nr_rx_slots, 2, 1024);
@@ -45,19 +56,19 @@ struct port *nic_port_get(const char *name, const struct nmreq_register *req,
 		/* Both directions own a buffer per slot, monitors too, and
 		 * extra buffers come out of what is left. */
 		.buf_num = ntx * txs + nrx * rxs + 4 * maxs + 4096 + 2,
-		.buf_size = cfg.pipe_region.buf_size,
+		.buf_size = b->cfg.pipe_region.buf_size,
 	};
-	struct region *r = region_create(name, cred->uid, &rp, 16, 0, 0, rerr, sizeof(rerr));
+	struct region *r = region_create(b, name, cred->uid, &rp, 16, 0, rerr, sizeof(rerr));
 	if (r == NULL) {
 		snprintf(err, errlen, "%s: %s", name, rerr);
 		*status = -ENOMEM;
 		return NULL;
 	}
-	struct port *p = port_new(name, PORT_NIC, r, cred->uid, ntx, nrx, txs, rxs);
+	struct port *p = port_new(b, name, &nic_kind, r, cred->uid, ntx, nrx, txs, rxs);
 	*status = -ENOMEM;
 	if (p == NULL) {
 		snprintf(err, errlen, "out of memory");
-		region_put(r);
+		region_put(b, r);
 		return NULL;
 	}
 	if (region_alloc_port(r, &p->port_index) < 0) {
@@ -65,25 +76,37 @@ struct port *nic_port_get(const char *name, const struct nmreq_register *req,
 		goto fail;
 	}
 	for (uint32_t i = 0; i < ntx; i++)
-		if ((*status = port_ring_create(p, true, i, txs, NMK_KR_DRV_TX, 0, true, err, errlen)) < 0)
+		if ((*status = port_ring_create(p, true, i, txs, NMK_KIND_DRIVER, 0, 0, true, err,
+						errlen)) < 0)
 			goto fail;
 	for (uint32_t i = 0; i < nrx; i++)
-		if ((*status = port_ring_create(p, false, i, rxs, NMK_KR_DRV_RX, 0, true, err, errlen)) < 0)
+		if ((*status = port_ring_create(p, false, i, rxs, NMK_KIND_DRIVER, 0, 0, true, err,
+						errlen)) < 0)
 			goto fail;
 	*status = 0;
-	if (cfg.verbose)
-		blog(LOG_INFO, "created driver port %s (mem %u)", name, r->mem_id);
+	if (b->cfg.verbose)
+		blog(b, LOG_INFO, "created driver port %s (mem %u)", name, r->mem_id);
 	return p;
 fail:
-	port_destroy(p);
-	region_put(r);
+	port_destroy(b, p);
+	region_put(b, r);
 	return NULL;
 }
 
-void nic_port_idle(struct port *p)
+/* Its registration went away: free it and its region. */
+static void nic_idle(struct broker *b, struct port *p)
 {
 	struct region *r = p->r;
 
-	port_destroy(p);
-	region_put(r);
+	port_destroy(b, p);
+	region_put(b, r);
 }
+
+const struct port_kind nic_kind = {
+	.name = "driver port",
+	.plural = "driver ports",
+	.claims = nic_claims,
+	.get = nic_get,
+	.idle = nic_idle,
+	.list_kind = NMK_LIST_DRIVER,
+};

@@ -11,44 +11,40 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "objects.h"
 
-static struct region *regions;
-static uint64_t binding_ids;
-
-uint64_t next_binding_id(void)
+uint64_t next_binding_id(struct broker *b)
 {
 	/* Ids must never repeat across brokers either: a client that cached
 	 * a wake fd under an id from a broker that has since been replaced
 	 * must not find it naming someone else.  Start from the clock. */
-	if (binding_ids == 0)
-		binding_ids = nm_os_now_ns() << 8;
-	return ++binding_ids;
+	if (b->binding_ids == 0)
+		b->binding_ids = nm_os_now_ns() << 8;
+	return ++b->binding_ids;
+}
+
+static struct region *region_find(struct broker *b, uint16_t mem_id)
+{
+	for (struct region *r = b->regions; r; r = r->next)
+		if (r->mem_id == mem_id)
+			return r;
+	return NULL;
 }
 
 /* mem_id 1 is netmap's global region; we have none, so private ids start
  * at 2 and are never reused while the broker lives: an id always names the
  * same memory. */
-static uint16_t next_mem_id = 2;
-
-static uint16_t alloc_mem_id(void)
+static uint16_t alloc_mem_id(struct broker *b)
 {
 	for (unsigned tries = 0; tries < 65534; tries++) {
-		uint16_t id = next_mem_id++;
-		if (next_mem_id == 0)
-			next_mem_id = 2;
-		if (id >= 2 && region_find(id) == NULL)
+		uint16_t id = b->next_mem_id++;
+		if (b->next_mem_id < 2)
+			b->next_mem_id = 2;
+		if (id >= 2 && region_find(b, id) == NULL)
 			return id;
 	}
 	return 0;
-}
-
-struct region *region_find(uint16_t mem_id)
-{
-	for (struct region *r = regions; r; r = r->next)
-		if (r->mem_id == mem_id)
-			return r;
-	return NULL;
 }
 
 static void region_free_all(struct region *r)
@@ -68,9 +64,8 @@ static void region_free_all(struct region *r)
 	free(r);
 }
 
-struct region *region_create(const char *label, uid_t owner,
-			     const struct nmk_region_params *p, uint32_t nports,
-			     uint32_t vale_ports, uint32_t learn_entries,
+struct region *region_create(struct broker *b, const char *label, uid_t owner,
+			     const struct nmk_region_params *p, uint32_t nports, uint64_t sw_bytes,
 			     char *err, size_t errlen)
 {
 	struct region *r = calloc(1, sizeof(*r));
@@ -86,19 +81,18 @@ struct region *region_create(const char *label, uid_t owner,
 	r->nports = nports;
 	if (nmk_region_layout(p, &r->l, err, errlen) < 0)
 		goto fail;
-	r->mem_id = alloc_mem_id();
+	r->mem_id = alloc_mem_id(b);
 	if (r->mem_id == 0) {
 		snprintf(err, errlen, "no free memory region id (limit 65534 regions)");
 		goto fail;
 	}
 
 	struct nmk_ctrl_geom g = {
-		.nkrings = r->l.p.ring_num, .nports = nports,
-		.vale_ports = vale_ports, .learn_entries = learn_entries,
+		.nkrings = r->l.p.ring_num, .nports = nports, .sw_bytes = sw_bytes,
 	};
 	if (nmk_ctrl_geom_compute(&g) < 0) {
-		snprintf(err, errlen, "bad control object geometry (%u rings, %u ports, %u switch ports, %u table entries)",
-			 g.nkrings, nports, vale_ports, learn_entries);
+		snprintf(err, errlen, "bad control object geometry (%u rings, %u ports, a switch section of %llu bytes)",
+			 g.nkrings, nports, (unsigned long long)sw_bytes);
 		goto fail;
 	}
 	r->ctrl_size = g.size;
@@ -129,6 +123,7 @@ struct region *region_create(const char *label, uid_t owner,
 	h->layout = r->l;
 	h->geom = g;
 	r->m = (struct nmk_mem){ .base = r->mem, .ctrl = r->ctrl, .l = &r->l, .g = g };
+	nmk_mem_init_limits(&r->m);
 
 	r->if_used = calloc(r->l.p.if_num, 1);
 	r->ring_used = calloc(r->l.p.ring_num, 1);
@@ -143,21 +138,21 @@ struct region *region_create(const char *label, uid_t owner,
 	r->bufs_free = r->l.p.buf_num - 2;
 	r->buf_hint = 2;
 	r->refs = 1;            /* the creator's; monitors add theirs */
-	r->next = regions;
-	regions = r;
+	r->next = b->regions;
+	b->regions = r;
 	return r;
 fail:
 	region_free_all(r);
 	return NULL;
 }
 
-void region_put(struct region *r)
+void region_put(struct broker *b, struct region *r)
 {
 	if (r->refs > 1) {
 		r->refs--;
 		return;
 	}
-	for (struct region **pp = &regions; *pp; pp = &(*pp)->next) {
+	for (struct region **pp = &b->regions; *pp; pp = &(*pp)->next) {
 		if (*pp == r) {
 			*pp = r->next;
 			break;
@@ -256,17 +251,9 @@ void region_free_buf(struct region *r, uint32_t idx)
 
 /* ---- ports ---------------------------------------------------------------- */
 
-static struct port *all_ports;
-
-void port_link(struct port *p)
+static void port_unlink(struct broker *b, struct port *p)
 {
-	p->next = all_ports;
-	all_ports = p;
-}
-
-void port_unlink(struct port *p)
-{
-	for (struct port **q = &all_ports; *q; q = &(*q)->next) {
+	for (struct port **q = &b->ports; *q; q = &(*q)->next) {
 		if (*q == p) {
 			*q = p->next;
 			return;
@@ -274,60 +261,53 @@ void port_unlink(struct port *p)
 	}
 }
 
-struct port *port_first(void)
+struct port *port_find(struct broker *b, const char *name)
 {
-	return all_ports;
-}
-
-struct port *port_next(struct port *p)
-{
-	return p->next;
-}
-
-struct port *port_find(const char *name)
-{
-	for (struct port *p = all_ports; p; p = p->next)
+	for (struct port *p = b->ports; p; p = p->next)
 		if (strcmp(p->name, name) == 0)
 			return p;
 	return NULL;
 }
 
-/* Free a port's rings, the buffers they hold and its control entry. */
-void port_destroy(struct port *p)
+void port_each_ring(struct port *p, void (*fn)(struct port *p, struct ring_use *u, void *arg),
+		    void *arg)
+{
+	for (uint32_t i = 0; p->tx && i < p->ntx; i++)
+		if (p->tx[i].v.index != NMK_NONE)
+			fn(p, &p->tx[i], arg);
+	for (uint32_t i = 0; p->rx && i < p->nrx; i++)
+		if (p->rx[i].v.index != NMK_NONE)
+			fn(p, &p->rx[i], arg);
+}
+
+/* Clients may have swapped buffers around: free what the slots hold now;
+ * region_free_buf ignores indices that are invalid or already free.  The
+ * slot count is ours, never the kring's. */
+static void ring_free(struct port *p, struct ring_use *u, void *arg)
 {
 	struct region *r = p->r;
-	struct ring_use *sets[2] = { p->tx, p->rx };
-	uint32_t counts[2] = { p->ntx, p->nrx };
-	uint32_t slots[2] = { p->tx_slots, p->rx_slots };
+	struct netmap_ring *ring = nmk_view_ring(&r->m, &u->v);
 
-	for (int d = 0; d < 2; d++) {
-		for (uint32_t i = 0; sets[d] && i < counts[d]; i++) {
-			uint32_t k = sets[d][i].kring;
-			if (k == NMK_NONE)
-				continue;
-			struct netmap_ring *ring = nmk_ring_at(r->mem, &r->l, k);
-			struct nmk_kring *kr = nmk_kring_at(&r->m, k);
-			/* Clients may have swapped buffers around: free what
-			 * the slots hold now; region_free_buf ignores indices
-			 * that are invalid or already free.  A ring whose set-up
-			 * failed has num_slots 0 in its kring. */
-			uint32_t n = kr->num_slots < slots[d] ? kr->num_slots : slots[d];
-			for (uint32_t s = 0; s < n; s++)
-				region_free_buf(r, ring->slot[s].buf_idx);
-			region_free_ring(r, k);
-		}
-	}
+	(void)arg;
+	for (uint32_t s = 0; s < u->v.num_slots; s++)
+		region_free_buf(r, ring->slot[s].buf_idx);
+	region_free_ring(r, u->v.index);
+}
+
+void port_destroy(struct broker *b, struct port *p)
+{
+	port_each_ring(p, ring_free, NULL);
 	if (p->port_index != NMK_NONE)
-		region_free_port(r, p->port_index);
-	port_unlink(p);
+		region_free_port(p->r, p->port_index);
+	port_unlink(b, p);
 	free(p->tx);
 	free(p->rx);
 	free(p);
 }
 
-
-struct port *port_new(const char *name, enum port_kind kind, struct region *r, uid_t owner,
-		      uint32_t ntx, uint32_t nrx, uint32_t tx_slots, uint32_t rx_slots)
+struct port *port_new(struct broker *b, const char *name, const struct port_kind *kind,
+		      struct region *r, uid_t owner, uint32_t ntx, uint32_t nrx, uint32_t tx_slots,
+		      uint32_t rx_slots)
 {
 	struct port *p = calloc(1, sizeof(*p));
 
@@ -351,29 +331,35 @@ struct port *port_new(const char *name, enum port_kind kind, struct region *r, u
 		return NULL;
 	}
 	for (uint32_t i = 0; i < ntx; i++)
-		p->tx[i].kring = NMK_NONE;
+		p->tx[i].v.index = NMK_NONE;
 	for (uint32_t i = 0; i < nrx; i++)
-		p->rx[i].kring = NMK_NONE;
-	port_link(p);
+		p->rx[i].v.index = NMK_NONE;
+	p->next = b->ports;
+	b->ports = p;
 	return p;
 }
 
 int port_ring_create(struct port *p, bool tx, uint32_t i, uint32_t slots, uint32_t kind,
-		     uint32_t gen, bool own_bufs, char *err, size_t errlen)
+		     uint32_t gen, uint32_t flags, bool own_bufs, char *err, size_t errlen)
 {
 	struct region *r = p->r;
 	uint32_t k, *bufs = NULL;
 
+	if (!nmk_slots_ok(&r->m, slots)) {
+		snprintf(err, errlen, "%s: %u slots do not fit the ring objects of region %u", p->name,
+			 slots, r->mem_id);
+		return -EINVAL;
+	}
 	if (region_alloc_ring(r, &k) < 0) {
 		snprintf(err, errlen, "%s: region %u is full: ring pool of %u rings exhausted",
 			 p->name, r->mem_id, r->l.p.ring_num);
 		return -ENOMEM;
 	}
-	(tx ? p->tx : p->rx)[i].kring = k;
 	if (own_bufs) {
 		bufs = malloc(sizeof(uint32_t) * slots);
 		if (bufs == NULL || region_alloc_bufs(r, bufs, slots) < 0) {
 			free(bufs);
+			region_free_ring(r, k);
 			snprintf(err, errlen, "%s: region %u is full: %u buffers wanted, %u free",
 				 p->name, r->mem_id, slots, r->bufs_free);
 			return -ENOMEM;
@@ -382,18 +368,24 @@ int port_ring_create(struct port *p, bool tx, uint32_t i, uint32_t slots, uint32
 	nmk_ring_init(nmk_ring_at(r->mem, &r->l, k), &r->l, k, slots, (uint16_t)i,
 		      tx ? NMK_DIR_TX : NMK_DIR_RX, bufs);
 	free(bufs);
-	/* The kring last: a ring whose set-up failed keeps num_slots 0, so
-	 * port_destroy frees none of its (unallocated) buffers. */
+	struct nmk_kring_view v = {
+		.index = k, .num_slots = slots, .kind = kind, .port = p->port_index,
+		.peer = NMK_NONE, .vport = p->vport, .gen = gen,
+		.dir = tx ? NMK_DIR_TX : NMK_DIR_RX, .ring_id = (uint16_t)i,
+	};
 	struct nmk_kring *kr = nmk_kring_at(&r->m, k);
 	memset(kr, 0, sizeof(*kr));
 	kr->ring_index = k;
 	kr->num_slots = slots;
 	kr->kind = kind;
-	kr->port = p->port_index;
-	kr->peer = NMK_NONE;
-	kr->dir = tx ? NMK_DIR_TX : NMK_DIR_RX;
-	kr->ring_id = (uint16_t)i;
+	kr->port = v.port;
+	kr->peer = v.peer;
+	kr->dir = v.dir;
+	kr->ring_id = v.ring_id;
+	kr->vport = v.vport;
+	kr->flags = flags;
 	kr->gen = gen;
 	kr->rtail = tx ? slots - 1 : 0;
+	(tx ? p->tx : p->rx)[i].v = v;
 	return 0;
 }

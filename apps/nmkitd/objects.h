@@ -1,21 +1,28 @@
 /*
- * objects.h - what the broker owns: regions, ports, bindings, connections.
+ * objects.h - what the broker owns: regions, ports, bindings, connections,
+ * and the kinds of port.
  *
  * The broker is single-threaded: one poll loop serves every connection, so
- * none of these objects needs a lock.  Shared memory that clients can write
- * (rings, netmap_if extra-buffer lists) is read here only with bounds checks.
+ * none of these objects needs a lock.  Its own structures are the trusted
+ * copy of every region and ring; shared memory that clients can write
+ * (rings, krings, netmap_if extra-buffer lists) is read here only with
+ * bounds checks, and every wait on a word in it is bounded.
  */
 #ifndef NMKITD_OBJECTS_H
 #define NMKITD_OBJECTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "kring.h"
 #include "nm_os.h"
+#include "proto.h"
 #include "region.h"
 #include "shm.h"
 
+struct broker;
 struct port;
 struct binding;
 
@@ -38,10 +45,39 @@ struct region {
 	unsigned refs;                  /* ports living in it */
 };
 
-enum port_kind { PORT_PIPE = 1, PORT_VALE, PORT_MON, PORT_NIC };
+/*
+ * How the broker handles one kind of port (pipes.c, vale.c, monitor.c,
+ * nic.c), as the data path's kinds carry their ops (libnm/kinds.c).  The
+ * table of them, in the order names are offered to them, is in broker.c.
+ */
+struct port_kind {
+	const char *name;               /* "pipe" */
+	const char *plural;             /* "pipes", for messages */
+	/* Does a REGISTER of `name` designate a port of this kind? */
+	bool (*claims)(struct broker *b, const char *name, const struct nmreq_register *req);
+	/* The port (created when absent), or NULL with *status and err. */
+	struct port *(*get)(struct broker *b, const char *name, const struct nmreq_register *req,
+			    const struct nm_os_cred *cred, char *err, size_t errlen, int *status);
+	/* Its last registration went away. */
+	void (*idle)(struct broker *b, struct port *p);
+	/* One of its registrations went away (maybe its process died in the
+	 * middle of a sync): settle what that may have left behind.  NULL:
+	 * nothing to do. */
+	void (*binding_gone)(struct broker *b, struct port *p);
+	/* A port waiting to be freed (broker_defer_free): free it now if it
+	 * can be; true when it was. */
+	bool (*reap)(struct broker *b, struct port *p);
+	/* Fill what LIST says of it beyond the common fields.  NULL: nothing. */
+	void (*describe)(struct broker *b, const struct port *p, struct nmk_msg_list *l);
+	uint8_t list_kind;              /* LIST's kind field (proto.h) */
+};
 
+extern const struct port_kind pipe_kind, vale_kind, monitor_kind, nic_kind;
+
+/* One ring of a port: our trusted view of its kring (index NMK_NONE while
+ * unset), and who uses it. */
 struct ring_use {
-	uint32_t kring;                 /* kring = ring object index */
+	struct nmk_kring_view v;
 	unsigned users;                 /* bindings that bound this ring */
 	bool exclusive;
 };
@@ -49,7 +85,7 @@ struct ring_use {
 struct port {
 	struct port *next;
 	char name[64];
-	enum port_kind kind;
+	const struct port_kind *kind;
 	struct region *r;
 	uid_t owner;
 	uint32_t port_index;            /* in the region's control port table */
@@ -57,10 +93,10 @@ struct port {
 	struct ring_use *tx, *rx;
 	unsigned nbindings;
 	struct binding *bindings;       /* list */
-	void *owner_obj;                /* the pipe pair, or the switch */
-	uint32_t vport;                 /* PORT_VALE: slot in the switch */
-	bool persistent;                /* PORT_VALE: created by NEWIF */
-	int end;                        /* 0 master '{', 1 slave '}' */
+	void *owner_obj;                /* the pipe pair, the switch, the monitor */
+	uint32_t vport;                 /* VALE: slot in the switch */
+	bool persistent;                /* VALE: created by NEWIF */
+	int end;                        /* pipes: 0 master '{', 1 slave '}' */
 };
 
 struct conn;
@@ -86,12 +122,10 @@ struct conn {
 };
 
 /* Regions. */
-struct region *region_create(const char *label, uid_t owner,
-			     const struct nmk_region_params *p, uint32_t nports,
-			     uint32_t vale_ports, uint32_t learn_entries,
+struct region *region_create(struct broker *b, const char *label, uid_t owner,
+			     const struct nmk_region_params *p, uint32_t nports, uint64_t sw_bytes,
 			     char *err, size_t errlen);
-void region_put(struct region *r);           /* drops a ref; frees at 0 */
-struct region *region_find(uint16_t mem_id);
+void region_put(struct broker *b, struct region *r);     /* drops a ref; frees at 0 */
 int region_alloc_ring(struct region *r, uint32_t *index);
 void region_free_ring(struct region *r, uint32_t index);
 int region_alloc_if(struct region *r, uint32_t *index);
@@ -105,24 +139,28 @@ int region_alloc_bufs(struct region *r, uint32_t *out, uint32_t n);
 void region_free_buf(struct region *r, uint32_t idx);
 
 /* Every port, for LIST and lookups by name. */
-void port_link(struct port *p);
-void port_unlink(struct port *p);
-struct port *port_first(void);
-struct port *port_next(struct port *p);
-struct port *port_find(const char *name);
+struct port *port_find(struct broker *b, const char *name);
 /* A new port in region r with every ring unset, in the port list. */
-struct port *port_new(const char *name, enum port_kind kind, struct region *r, uid_t owner,
-		      uint32_t ntx, uint32_t nrx, uint32_t tx_slots, uint32_t rx_slots);
-/* Ring i (TX or RX) of port p: a ring object in its region and a kring of
- * `kind` (enum nmk_kring_kind) and generation `gen`; with own_bufs a buffer
- * per slot, else every slot on buffer 0 (a pipe's RX ring).  0, or -ENOMEM
- * with a message naming the pool. */
+struct port *port_new(struct broker *b, const char *name, const struct port_kind *kind,
+		      struct region *r, uid_t owner, uint32_t ntx, uint32_t nrx, uint32_t tx_slots,
+		      uint32_t rx_slots);
+/*
+ * Ring i (TX or RX) of port p: a ring object in its region and its kring,
+ * of data-path kind `kind` (enum nmk_kind), generation `gen` and flags
+ * (NMK_KRING_*); with own_bufs a buffer per slot, else every slot on
+ * buffer 0 (a pipe's RX ring).  0, or -ENOMEM with a message naming the
+ * pool.
+ */
 int port_ring_create(struct port *p, bool tx, uint32_t i, uint32_t slots, uint32_t kind,
-		     uint32_t gen, bool own_bufs, char *err, size_t errlen);
+		     uint32_t gen, uint32_t flags, bool own_bufs, char *err, size_t errlen);
 /* Free a port's rings, the buffers they hold, its control entry, and it. */
-void port_destroy(struct port *p);
+void port_destroy(struct broker *b, struct port *p);
+
+/* Call fn on the view of every ring of p that exists. */
+void port_each_ring(struct port *p, void (*fn)(struct port *p, struct ring_use *u, void *arg),
+		    void *arg);
 
 /* Broker-wide ids. */
-uint64_t next_binding_id(void);
+uint64_t next_binding_id(struct broker *b);
 
 #endif /* NMKITD_OBJECTS_H */

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "broker.h"
-#include "sync.h"
+#include "kinds.h"
 
 struct pipe_pair;
 
@@ -41,17 +41,15 @@ struct pipe_pair {
 	struct port *end[2];
 };
 
-static struct pipe_parent *parents;
-
-static struct pipe_parent *parent_find(const char *name)
+static struct pipe_parent *parent_find(struct broker *b, const char *name)
 {
-	for (struct pipe_parent *pp = parents; pp; pp = pp->next)
+	for (struct pipe_parent *pp = b->pipe_parents; pp; pp = pp->next)
 		if (strcmp(pp->name, name) == 0)
 			return pp;
 	return NULL;
 }
 
-static struct pipe_parent *parent_create(const char *name, uid_t owner,
+static struct pipe_parent *parent_create(struct broker *b, const char *name, uid_t owner,
 					 char *err, size_t errlen)
 {
 	struct pipe_parent *pp = calloc(1, sizeof(*pp));
@@ -63,37 +61,37 @@ static struct pipe_parent *parent_create(const char *name, uid_t owner,
 	}
 	snprintf(pp->name, sizeof(pp->name), "%s", name);
 	pp->owner = owner;
-	pp->r = region_create(name, owner, &cfg.pipe_region, cfg.pipe_region_ports, 0, 0,
+	pp->r = region_create(b, name, owner, &b->cfg.pipe_region, b->cfg.pipe_region_ports, 0,
 			      rerr, sizeof(rerr));
 	if (pp->r == NULL) {
 		snprintf(err, errlen, "pipe parent %s: %s", name, rerr);
 		free(pp);
 		return NULL;
 	}
-	pp->next = parents;
-	parents = pp;
+	pp->next = b->pipe_parents;
+	b->pipe_parents = pp;
 	return pp;
 }
 
-static void parent_destroy(struct pipe_parent *pp)
+static void parent_destroy(struct broker *b, struct pipe_parent *pp)
 {
-	for (struct pipe_parent **q = &parents; *q; q = &(*q)->next) {
+	for (struct pipe_parent **q = &b->pipe_parents; *q; q = &(*q)->next) {
 		if (*q == pp) {
 			*q = pp->next;
 			break;
 		}
 	}
-	region_put(pp->r);
+	region_put(b, pp->r);
 	free(pp);
 }
 
-static struct port *port_alloc(struct pipe_pair *pair, int end, uint32_t ntx,
+static struct port *port_alloc(struct broker *b, struct pipe_pair *pair, int end, uint32_t ntx,
 			       uint32_t nrx, uint32_t tx_slots, uint32_t rx_slots)
 {
 	char name[64];
 	snprintf(name, sizeof(name), "%s%c%s", pair->parent->name, end == 0 ? '{' : '}', pair->id);
-	struct port *p = port_new(name, PORT_PIPE, pair->parent->r, pair->parent->owner, ntx, nrx,
-				  tx_slots, rx_slots);
+	struct port *p = port_new(b, name, &pipe_kind, pair->parent->r, pair->parent->owner, ntx,
+				  nrx, tx_slots, rx_slots);
 	if (p) {
 		p->owner_obj = pair;
 		p->end = end;
@@ -106,24 +104,26 @@ static struct port *port_alloc(struct pipe_pair *pair, int end, uint32_t ntx,
 static int ring_pair_create(struct port *tx, struct port *rx, uint32_t i, uint32_t slots,
 			    char *err, size_t errlen)
 {
-	int ret = port_ring_create(tx, true, i, slots, NMK_KR_PIPE_TX, 0, true, err, errlen);
+	int ret = port_ring_create(tx, true, i, slots, NMK_KIND_PIPE, 0, 0, true, err, errlen);
 	if (ret == 0)
-		ret = port_ring_create(rx, false, i, slots, NMK_KR_PIPE_RX, 0, false, err, errlen);
+		ret = port_ring_create(rx, false, i, slots, NMK_KIND_PIPE, 0, 0, false, err, errlen);
 	if (ret < 0)
 		return ret;
-	uint32_t kt = tx->tx[i].kring, kr = rx->rx[i].kring;
-	nmk_kring_at(&tx->r->m, kt)->peer = kr;
-	nmk_kring_at(&tx->r->m, kr)->peer = kt;
+	struct nmk_kring_view *vt = &tx->tx[i].v, *vr = &rx->rx[i].v;
+	vt->peer = vr->index;
+	vr->peer = vt->index;
+	nmk_view_kring(&tx->r->m, vt)->peer = vt->peer;
+	nmk_view_kring(&tx->r->m, vr)->peer = vr->peer;
 	return 0;
 }
 
-static void pair_destroy(struct pipe_pair *pair)
+static void pair_destroy(struct broker *b, struct pipe_pair *pair)
 {
 	struct pipe_parent *pp = pair->parent;
 
 	for (int e = 0; e < 2; e++)
 		if (pair->end[e])
-			port_destroy(pair->end[e]);
+			port_destroy(b, pair->end[e]);
 	for (struct pipe_pair **q = &pp->pairs; *q; q = &(*q)->next) {
 		if (*q == pair) {
 			*q = pair->next;
@@ -133,7 +133,7 @@ static void pair_destroy(struct pipe_pair *pair)
 	pp->npairs--;
 	free(pair);
 	if (pp->npairs == 0)
-		parent_destroy(pp);
+		parent_destroy(b, pp);
 }
 
 static uint32_t clamp_rings(uint32_t v)
@@ -141,8 +141,8 @@ static uint32_t clamp_rings(uint32_t v)
 	return v == 0 ? 1 : v > NMK_MAX_RINGS ? NMK_MAX_RINGS : v;
 }
 
-static struct pipe_pair *pair_create(struct pipe_parent *pp, const char *id, int end,
-				     const struct nmreq_register *req,
+static struct pipe_pair *pair_create(struct broker *b, struct pipe_parent *pp, const char *id,
+				     int end, const struct nmreq_register *req,
 				     char *err, size_t errlen, int *status)
 {
 	struct pipe_pair *pair;
@@ -160,16 +160,16 @@ static struct pipe_pair *pair_create(struct pipe_parent *pp, const char *id, int
 		*status = -EINVAL;
 		return NULL;
 	}
-	if (pp->npairs >= cfg.max_pipes) {
+	if (pp->npairs >= b->cfg.max_pipes) {
 		snprintf(err, errlen, "pipe parent %s: limit of %u pipes reached (max_pipes)",
-			 pp->name, cfg.max_pipes);
+			 pp->name, b->cfg.max_pipes);
 		*status = -ENOMEM;
 		return NULL;
 	}
 	pair = calloc(1, sizeof(*pair));
 	if (pair == NULL) {
 		if (pp->npairs == 0)
-			parent_destroy(pp);
+			parent_destroy(b, pp);
 		*status = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -181,8 +181,8 @@ static struct pipe_pair *pair_create(struct pipe_parent *pp, const char *id, int
 	pp->npairs++;
 
 	struct region *r = pp->r;
-	pair->end[0] = port_alloc(pair, 0, m_tx, m_rx, m_txs, m_rxs);
-	pair->end[1] = port_alloc(pair, 1, m_rx, m_tx, m_rxs, m_txs);
+	pair->end[0] = port_alloc(b, pair, 0, m_tx, m_rx, m_txs, m_rxs);
+	pair->end[1] = port_alloc(b, pair, 1, m_rx, m_tx, m_rxs, m_txs);
 	*status = -ENOMEM;
 	if (!pair->end[0] || !pair->end[1]) {
 		snprintf(err, errlen, "out of memory");
@@ -203,13 +203,20 @@ static struct pipe_pair *pair_create(struct pipe_parent *pp, const char *id, int
 	*status = 0;
 	return pair;
 fail:
-	pair_destroy(pair);
+	pair_destroy(b, pair);
 	return NULL;
 }
 
-struct port *pipe_port_get(const char *name, const struct nmreq_register *req,
-			   const struct nm_os_cred *cred, char *err, size_t errlen,
-			   int *status)
+/* A pipe's name holds '{' or '}'. */
+static bool pipe_claims(struct broker *b, const char *name, const struct nmreq_register *req)
+{
+	(void)b;
+	(void)req;
+	return strpbrk(name, "{}") != NULL;
+}
+
+static struct port *pipe_get(struct broker *b, const char *name, const struct nmreq_register *req,
+			     const struct nm_os_cred *cred, char *err, size_t errlen, int *status)
 {
 	const char *sep = strpbrk(name, "{}");
 	char parent[64];
@@ -224,7 +231,7 @@ struct port *pipe_port_get(const char *name, const struct nmreq_register *req,
 	memcpy(parent, name, plen);
 	parent[plen] = '\0';
 
-	struct pipe_parent *pp = parent_find(parent);
+	struct pipe_parent *pp = parent_find(b, parent);
 	if (pp && pp->owner != cred->uid && cred->uid != 0) {
 		snprintf(err, errlen, "%s: pipes of %s belong to uid %u, not to uid %u",
 			 name, parent, (unsigned)pp->owner, (unsigned)cred->uid);
@@ -238,7 +245,7 @@ struct port *pipe_port_get(const char *name, const struct nmreq_register *req,
 		return NULL;
 	}
 	if (pp == NULL) {
-		pp = parent_create(parent, cred->uid, err, errlen);
+		pp = parent_create(b, parent, cred->uid, err, errlen);
 		if (pp == NULL) {
 			*status = -ENOMEM;
 			return NULL;
@@ -248,7 +255,7 @@ struct port *pipe_port_get(const char *name, const struct nmreq_register *req,
 		if (strcmp(pair->id, sep + 1) == 0)
 			return pair->end[end];
 
-	struct pipe_pair *pair = pair_create(pp, sep + 1, end, req, err, errlen, status);
+	struct pipe_pair *pair = pair_create(b, pp, sep + 1, end, req, err, errlen, status);
 	if (pair == NULL) {
 		/* pair_create destroyed the parent if it left it empty. */
 		return NULL;
@@ -256,18 +263,34 @@ struct port *pipe_port_get(const char *name, const struct nmreq_register *req,
 	return pair->end[end];
 }
 
-void pipe_port_idle(struct port *p)
+static void pipe_idle(struct broker *b, struct port *p)
 {
 	struct pipe_pair *pair = p->owner_obj;
 
 	for (int e = 0; e < 2; e++)
 		if (pair->end[e]->nbindings)
 			return;
-	pair_destroy(pair);
+	pair_destroy(b, pair);
 }
 
-struct port *pipe_peer(struct port *p)
+/* A process that died between publishing packets and waking their reader
+ * must not leave that reader asleep: wake every sleeper of the pair.
+ * Spurious wake-ups are harmless. */
+static void pipe_binding_gone(struct broker *b, struct port *p)
 {
 	struct pipe_pair *pair = p->owner_obj;
-	return pair->end[1 - p->end];
+
+	(void)b;
+	port_wake_all(pair->end[0]);
+	port_wake_all(pair->end[1]);
 }
+
+const struct port_kind pipe_kind = {
+	.name = "pipe",
+	.plural = "pipes",
+	.claims = pipe_claims,
+	.get = pipe_get,
+	.idle = pipe_idle,
+	.binding_gone = pipe_binding_gone,
+	.list_kind = NMK_LIST_PIPE,
+};

@@ -21,11 +21,12 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "attach.h"
 #include "broker.h"
-#include "forward.h"
+#include "kinds.h"
 #include "learn.h"
+#include "lease.h"
 #include "nm_os.h"
-#include "sync.h"
 #include "vale.h"
 #include "vale_shm.h"
 
@@ -37,21 +38,13 @@ struct vswitch {
 	struct region *r;
 	uid_t owner;
 	uint32_t max_ports;
+	struct nmk_vale_layout vl;      /* the switch section of r */
+	struct nmk_learn learn;         /* our handle on its learning table */
 	struct port **slots;            /* by switch port index */
 	uint32_t *gens;
 	unsigned nports;                /* slots in use (active or stopping) */
 	uint64_t recover_until;         /* retry dead senders' leases until (ns) */
 };
-
-static struct vswitch *switches;
-static unsigned nswitches;
-
-/* Ports stopped and waiting for their leases to drain. */
-struct pending {
-	struct pending *next;
-	struct port *p;
-};
-static struct pending *pendings;
 
 static bool ident_ok(const char *s, size_t len)
 {
@@ -104,25 +97,19 @@ int vale_name_split(const char *name, char *sw, size_t swlen, const char **port,
 	return 0;
 }
 
-static struct nmk_vale_port *vport_at(struct region *r, uint32_t i)
+static struct nmk_vale_port *vport_at(struct vswitch *s, uint32_t i)
 {
-	return (struct nmk_vale_port *)((char *)r->ctrl + r->m.g.vale_off +
-					sizeof(struct nmk_vale_hdr)) + i;
+	return nmk_vale_port_at(nmk_switch_section(&s->r->m), &s->vl, i);
 }
 
-static struct nmk_vale_hdr *vhdr(struct region *r)
+static struct nmk_vale_hdr *vhdr(struct vswitch *s)
 {
-	return (struct nmk_vale_hdr *)((char *)r->ctrl + r->m.g.vale_off);
+	return nmk_switch_section(&s->r->m);
 }
 
-static struct nmk_learn_table *vtable(struct region *r)
+static struct vswitch *vale_find(struct broker *b, const char *name)
 {
-	return (struct nmk_learn_table *)((char *)r->ctrl + r->m.g.learn_off);
-}
-
-struct vswitch *vale_find(const char *name)
-{
-	for (struct vswitch *s = switches; s; s = s->next)
+	for (struct vswitch *s = b->switches; s; s = s->next)
 		if (!s->hidden && strcmp(s->name, name) == 0)
 			return s;
 	return NULL;
@@ -144,36 +131,34 @@ struct persist {
 	bool attached;
 };
 
-static struct persist *persists;
-
-static struct persist *persist_find(const char *name)
+static struct persist *persist_find(struct broker *b, const char *name)
 {
-	for (struct persist *ps = persists; ps; ps = ps->next)
+	for (struct persist *ps = b->persists; ps; ps = ps->next)
 		if (strcmp(ps->name, name) == 0)
 			return ps;
 	return NULL;
 }
 
-static uint32_t free_switch_index(void)
+static uint32_t free_switch_index(struct broker *b)
 {
 	for (uint32_t i = 0;; i++) {
 		bool used = false;
-		for (struct vswitch *s = switches; s && !used; s = s->next)
+		for (struct vswitch *s = b->switches; s && !used; s = s->next)
 			used = !s->hidden && s->index == i;
 		if (!used)
 			return i;
 	}
 }
 
-static struct vswitch *switch_create(const char *name, bool hidden, uid_t owner, char *err,
-				     size_t errlen, int *status)
+static struct vswitch *switch_create(struct broker *b, const char *name, bool hidden, uid_t owner,
+				     char *err, size_t errlen, int *status)
 {
 	struct vswitch *s;
 	char rerr[200];
 
-	if (!hidden && nswitches >= cfg.vale_switches) {
+	if (!hidden && b->nswitches >= b->cfg.vale_switches) {
 		snprintf(err, errlen, "%s: VALE switch limit reached: %u switches (nmkitd --vale-switches)",
-			 name, cfg.vale_switches);
+			 name, b->cfg.vale_switches);
 		*status = -ENOMEM;
 		return NULL;
 	}
@@ -183,8 +168,10 @@ static struct vswitch *switch_create(const char *name, bool hidden, uid_t owner,
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->owner = owner;
 	s->hidden = hidden;
-	s->index = hidden ? UINT32_MAX : free_switch_index();
-	s->max_ports = hidden ? 1 : cfg.vale_ports;
+	s->index = hidden ? UINT32_MAX : free_switch_index(b);
+	s->max_ports = hidden ? 1 : b->cfg.vale_ports;
+	if (nmk_vale_layout(s->max_ports, b->cfg.vale_table, &s->vl) < 0)
+		goto oom;
 	s->slots = calloc(s->max_ports, sizeof(*s->slots));
 	s->gens = calloc(s->max_ports, sizeof(*s->gens));
 	if (!s->slots || !s->gens)
@@ -193,7 +180,7 @@ static struct vswitch *switch_create(const char *name, bool hidden, uid_t owner,
 	/* Room for every port with netmap's default shape (one ring of 1024
 	 * slots each way) and some slack; sparse, so only what is used costs
 	 * memory. */
-	struct nmk_region_params rp = cfg.vale_region;
+	struct nmk_region_params rp = b->cfg.vale_region;
 	if (rp.ring_num == 0)
 		rp.ring_num = 2 * s->max_ports + 64;
 	if (rp.buf_num == 0)
@@ -203,8 +190,8 @@ static struct vswitch *switch_create(const char *name, bool hidden, uid_t owner,
 	/* Port entries for the switch's ports and for monitors of them, whose
 	 * rings come from the slack above: without these, a full switch or a
 	 * persistent port's own one-port switch could have no monitor. */
-	s->r = region_create(name, owner, &rp, s->max_ports + 32, s->max_ports, cfg.vale_table,
-			     rerr, sizeof(rerr));
+	s->r = region_create(b, name, owner, &rp, s->max_ports + 32, s->vl.bytes, rerr,
+			     sizeof(rerr));
 	if (s->r == NULL) {
 		snprintf(err, errlen, "%s: %s", name, rerr);
 		free(s->slots);
@@ -213,19 +200,22 @@ static struct vswitch *switch_create(const char *name, bool hidden, uid_t owner,
 		*status = -ENOMEM;
 		return NULL;
 	}
-	struct nmk_vale_hdr *h = vhdr(s->r);
+	struct nmk_vale_hdr *h = vhdr(s);
 	memcpy(h->name, s->name, sizeof(h->name));
 	h->max_ports = s->max_ports;
-	atomic_store(&h->learn_age_s, cfg.vale_age);
-	nmk_learn_table_init(vtable(s->r), cfg.vale_table, cfg.vale_age);
-	nmk_learn_set_nports(vtable(s->r), s->max_ports);
-	s->next = switches;
-	switches = s;
+	h->learn_entries = s->vl.learn_entries;
+	atomic_store(&h->learn_age_s, b->cfg.vale_age);
+	void *table = (char *)h + s->vl.learn_off;
+	nmk_learn_table_init(table, s->vl.learn_entries, b->cfg.vale_age);
+	nmk_learn_attach(&s->learn, table, s->vl.learn_entries, s->max_ports);
+	nmk_learn_set_nports(&s->learn, s->max_ports);
+	s->next = b->switches;
+	b->switches = s;
 	if (!hidden)
-		nswitches++;
-	if (cfg.verbose && !hidden)
-		blog(LOG_INFO, "created switch %s (mem %u, %u ports, %u table entries)", name,
-		     s->r->mem_id, s->max_ports, cfg.vale_table);
+		b->nswitches++;
+	if (b->cfg.verbose && !hidden)
+		blog(b, LOG_INFO, "created switch %s (mem %u, %u ports, %u table entries)", name,
+		     s->r->mem_id, s->max_ports, b->cfg.vale_table);
 	return s;
 oom:
 	if (s) {
@@ -238,19 +228,19 @@ oom:
 	return NULL;
 }
 
-static void switch_destroy(struct vswitch *s)
+static void switch_destroy(struct broker *b, struct vswitch *s)
 {
-	for (struct vswitch **q = &switches; *q; q = &(*q)->next) {
+	for (struct vswitch **q = &b->switches; *q; q = &(*q)->next) {
 		if (*q == s) {
 			*q = s->next;
 			break;
 		}
 	}
 	if (!s->hidden)
-		nswitches--;
-	if (cfg.verbose && !s->hidden)
-		blog(LOG_INFO, "destroyed switch %s", s->name);
-	region_put(s->r);
+		b->nswitches--;
+	if (b->cfg.verbose && !s->hidden)
+		blog(b, LOG_INFO, "destroyed switch %s", s->name);
+	region_put(b, s->r);
 	free(s->slots);
 	free(s->gens);
 	free(s);
@@ -262,7 +252,7 @@ static uint32_t clamp_rings(uint32_t v)
 }
 
 /* Create port `name` in switch s (its slot, rings and table entry). */
-static struct port *port_create(struct vswitch *s, const char *name,
+static struct port *port_create(struct broker *b, struct vswitch *s, const char *name,
 				const struct nmreq_register *req, char *err, size_t errlen,
 				int *status)
 {
@@ -291,7 +281,7 @@ static struct port *port_create(struct vswitch *s, const char *name,
 		*status = -ENOMEM;
 		return NULL;
 	}
-	struct port *p = port_new(name, PORT_VALE, s->r, s->owner, ntx, nrx, txs, rxs);
+	struct port *p = port_new(b, name, &vale_kind, s->r, s->owner, ntx, nrx, txs, rxs);
 	if (p == NULL)
 		goto oom;
 	p->owner_obj = s;
@@ -299,46 +289,42 @@ static struct port *port_create(struct vswitch *s, const char *name,
 	*status = -ENOMEM;
 	if (region_alloc_port(s->r, &p->port_index) < 0) {
 		snprintf(err, errlen, "%s: switch region has no free port entry", name);
-		port_destroy(p);
+		port_destroy(b, p);
 		return NULL;
 	}
 	uint32_t gen = ++s->gens[slot];
 	/* VALE copies into the receiver's own buffers: both directions own
 	 * a buffer per slot. */
 	for (uint32_t i = 0; i < ntx; i++)
-		if ((*status = port_ring_create(p, true, i, txs, NMK_KR_VALE_TX, gen, true, err,
+		if ((*status = port_ring_create(p, true, i, txs, NMK_KIND_VALE, gen, 0, true, err,
 						errlen)) < 0)
 			goto fail;
 	for (uint32_t i = 0; i < nrx; i++)
-		if ((*status = port_ring_create(p, false, i, rxs, NMK_KR_VALE_RX, gen, true, err,
-						errlen)) < 0)
+		if ((*status = port_ring_create(p, false, i, rxs, NMK_KIND_VALE, gen,
+						NMK_KRING_LEASED, true, err, errlen)) < 0)
 			goto fail;
-	for (uint32_t i = 0; i < ntx; i++)
-		nmk_kring_at(&s->r->m, p->tx[i].kring)->vport = slot;
-	for (uint32_t i = 0; i < nrx; i++)
-		nmk_kring_at(&s->r->m, p->rx[i].kring)->vport = slot;
 
-	struct nmk_vale_port *vp = vport_at(s->r, slot);
+	struct nmk_vale_port *vp = vport_at(s, slot);
 	memset(vp, 0, sizeof(*vp));
 	vp->gen = gen;
 	vp->ctrl_port = p->port_index;
 	vp->nrx = nrx;
 	vp->ntx = ntx;
 	for (uint32_t i = 0; i < nrx; i++)
-		vp->rx_kring[i] = p->rx[i].kring;
+		vp->rx_kring[i] = p->rx[i].v.index;
 	atomic_store_explicit(&vp->state, NMK_VPORT_ACTIVE, memory_order_release);
-	struct nmk_vale_hdr *h = vhdr(s->r);
+	struct nmk_vale_hdr *h = vhdr(s);
 	atomic_fetch_add(&h->nactive, 1);
 	if (atomic_load(&h->max_active) < slot + 1)
 		atomic_store(&h->max_active, slot + 1);
 	s->slots[slot] = p;
 	s->nports++;
 	*status = 0;
-	if (cfg.verbose)
-		blog(LOG_INFO, "created port %s (switch index %u)", name, slot);
+	if (b->cfg.verbose)
+		blog(b, LOG_INFO, "created port %s (switch index %u)", name, slot);
 	return p;
 fail:
-	port_destroy(p);
+	port_destroy(b, p);
 	return NULL;
 oom:
 	snprintf(err, errlen, "out of memory");
@@ -346,20 +332,26 @@ oom:
 	return NULL;
 }
 
-static struct port *port_create(struct vswitch *s, const char *name,
-				const struct nmreq_register *req, char *err, size_t errlen,
-				int *status);
-
-struct port *vale_port_get(const char *name, const struct nmreq_register *req,
-			   const struct nm_os_cred *cred, char *err, size_t errlen, int *status)
+/* "valeX:Y", or the name of a persistent port (netmap:Y opens it). */
+static bool vale_claims(struct broker *b, const char *name, const struct nmreq_register *req)
 {
+	(void)req;
+	return strncmp(name, "val", 3) == 0 || vale_persistent_port(b, name) != NULL;
+}
+
+static struct port *vale_get(struct broker *b, const char *name, const struct nmreq_register *req,
+			     const struct nm_os_cred *cred, char *err, size_t errlen, int *status)
+{
+	if (strncmp(name, "val", 3) != 0)
+		return vale_persistent_port(b, name);
+
 	char swname[NMK_VALE_NAME_MAX];
 	const char *pname;
 
 	*status = vale_name_split(name, swname, sizeof(swname), &pname, err, errlen);
 	if (*status < 0)
 		return NULL;
-	struct persist *ps = persist_find(pname);
+	struct persist *ps = persist_find(b, pname);
 	if (ps && !(ps->attached && strcmp(ps->sw->name, swname) == 0)) {
 		snprintf(err, errlen, "%s: %s is a persistent port; attach it first (vale-ctl -a %s)",
 			 name, pname, name);
@@ -373,7 +365,7 @@ struct port *vale_port_get(const char *name, const struct nmreq_register *req,
 		*status = -EINVAL;
 		return NULL;
 	}
-	struct vswitch *s = vale_find(swname);
+	struct vswitch *s = vale_find(b, swname);
 	if (s && s->owner != cred->uid && cred->uid != 0) {
 		snprintf(err, errlen, "%s: switch %s belongs to uid %u, not to uid %u", name, swname,
 			 (unsigned)s->owner, (unsigned)cred->uid);
@@ -390,7 +382,7 @@ struct port *vale_port_get(const char *name, const struct nmreq_register *req,
 		for (uint32_t i = 0; i < s->max_ports; i++) {
 			struct port *p = s->slots[i];
 			if (p && strcmp(p->name, name) == 0) {
-				if (atomic_load(&vport_at(s->r, i)->state) != NMK_VPORT_ACTIVE) {
+				if (atomic_load(&vport_at(s, i)->state) != NMK_VPORT_ACTIVE) {
 					snprintf(err, errlen, "%s: the port is being removed; try again", name);
 					*status = -EBUSY;
 					return NULL;
@@ -407,94 +399,62 @@ struct port *vale_port_get(const char *name, const struct nmreq_register *req,
 			*status = -EINVAL;
 			return NULL;
 		}
-		s = switch_create(swname, false, cred->uid, err, errlen, status);
+		s = switch_create(b, swname, false, cred->uid, err, errlen, status);
 		if (s == NULL)
 			return NULL;
 	}
-	struct port *p = port_create(s, name, req, err, errlen, status);
+	struct port *p = port_create(b, s, name, req, err, errlen, status);
 	if (p == NULL && created && s->nports == 0)
-		switch_destroy(s);
+		switch_destroy(b, s);
 	return p;
 }
 
 /* Free a stopped port whose leases are done; its switch if it was the last. */
-static bool try_free(struct port *p)
+static bool vale_reap_port(struct broker *b, struct port *p)
 {
 	struct vswitch *s = p->owner_obj;
 
 	for (uint32_t i = 0; i < p->nrx; i++) {
-		if (p->rx[i].kring == NMK_NONE)
+		if (p->rx[i].v.index == NMK_NONE)
 			continue;
-		if (!nmk_vale_ring_idle(&s->r->m, nmk_kring_at(&s->r->m, p->rx[i].kring)))
+		if (!nmk_lease_idle(&s->r->m, &p->rx[i].v, BROKER_LOCK_WAIT_NS))
 			return false;
 	}
-	struct nmk_vale_port *vp = vport_at(s->r, p->vport);
+	struct nmk_vale_port *vp = vport_at(s, p->vport);
 	atomic_store_explicit(&vp->state, NMK_VPORT_FREE, memory_order_release);
 	s->slots[p->vport] = NULL;
 	s->nports--;
-	if (cfg.verbose)
-		blog(LOG_INFO, "removed port %s", p->name);
-	port_destroy(p);
+	if (b->cfg.verbose)
+		blog(b, LOG_INFO, "removed port %s", p->name);
+	port_destroy(b, p);
 	if (s->nports == 0)
-		switch_destroy(s);
+		switch_destroy(b, s);
 	return true;
 }
 
-void vale_port_remove(struct port *p)
+/* Take a port out of its switch (freed once its leases drain). */
+static void vale_port_remove(struct broker *b, struct port *p)
 {
 	struct vswitch *s = p->owner_obj;
-	struct nmk_vale_port *vp = vport_at(s->r, p->vport);
+	struct nmk_vale_port *vp = vport_at(s, p->vport);
 
 	/* Senders that already looked the port up see the stop under the
 	 * lease lock; new ones see STOPPING. */
 	atomic_store_explicit(&vp->state, NMK_VPORT_STOPPING, memory_order_release);
-	atomic_fetch_sub(&vhdr(s->r)->nactive, 1);
+	atomic_fetch_sub(&vhdr(s)->nactive, 1);
 	for (uint32_t i = 0; i < p->nrx; i++)
-		if (p->rx[i].kring != NMK_NONE)
-			nmk_vale_ring_stop(&s->r->m, nmk_kring_at(&s->r->m, p->rx[i].kring));
-	nmk_learn_forget_port(vtable(s->r), p->vport);
-	if (try_free(p))
-		return;
-	struct pending *pe = malloc(sizeof(*pe));
-	if (pe == NULL)
-		return;         /* leaked until the switch goes: safe, never reused */
-	pe->p = p;
-	pe->next = pendings;
-	pendings = pe;
+		if (p->rx[i].v.index != NMK_NONE)
+			nmk_lease_stop(&s->r->m, &p->rx[i].v, BROKER_LOCK_WAIT_NS);
+	nmk_learn_forget_port(&s->learn, p->vport);
+	if (!vale_reap_port(b, p))
+		broker_defer_free(b, p);
 }
 
-void vale_port_idle(struct port *p)
+/* Its last registration went away. */
+static void vale_idle(struct broker *b, struct port *p)
 {
 	if (!p->persistent)
-		vale_port_remove(p);
-}
-
-static void switch_recover(struct vswitch *s, bool all);
-
-bool vale_reap(void)
-{
-	for (struct pending **q = &pendings; *q;) {
-		struct pending *pe = *q;
-		if (try_free(pe->p)) {
-			*q = pe->next;
-			free(pe);
-		} else {
-			q = &pe->next;
-		}
-	}
-	bool retry = false;
-	uint64_t now = nm_os_now_ns();
-	for (struct vswitch *s = switches; s; s = s->next) {
-		if (s->recover_until == 0)
-			continue;
-		if (now > s->recover_until) {
-			s->recover_until = 0;
-			continue;
-		}
-		switch_recover(s, false);
-		retry = true;
-	}
-	return pendings != NULL || retry;
+		vale_port_remove(b, p);
 }
 
 /* Complete the leases that dead senders left on the switch's RX rings, and
@@ -507,9 +467,8 @@ static void switch_recover(struct vswitch *s, bool all)
 		if (q == NULL)
 			continue;
 		for (uint32_t j = 0; j < q->nrx; j++)
-			if (q->rx[j].kring != NMK_NONE)
-				moved |= nmk_vale_recover_leases(&s->r->m,
-								 nmk_kring_at(&s->r->m, q->rx[j].kring), 1) != 0;
+			if (q->rx[j].v.index != NMK_NONE)
+				moved |= nmk_lease_recover(&s->r->m, &q->rx[j].v, true);
 		/* Completing a lease publishes the frames queued behind it
 		 * (and frees no room): a receiver asleep in poll must hear of
 		 * them, since no sender may ever publish again to wake it. */
@@ -518,10 +477,31 @@ static void switch_recover(struct vswitch *s, bool all)
 	}
 }
 
-void vale_client_died(struct port *p)
+bool vale_reap(struct broker *b)
+{
+	bool retry = false;
+	uint64_t now = nm_os_now_ns();
+
+	for (struct vswitch *s = b->switches; s; s = s->next) {
+		if (s->recover_until == 0)
+			continue;
+		if (now > s->recover_until) {
+			s->recover_until = 0;
+			continue;
+		}
+		switch_recover(s, false);
+		retry = true;
+	}
+	return retry;
+}
+
+/* A client of this switch went away: complete the leases dead senders
+ * left. */
+static void vale_binding_gone(struct broker *b, struct port *p)
 {
 	struct vswitch *s = p->owner_obj;
 
+	(void)b;
 	/* Complete at once the leases a dead sender left on this switch, and
 	 * wake everyone: it may have died between taking the armed bits and
 	 * sending the wake-ups.  Spurious wake-ups are harmless. */
@@ -532,11 +512,12 @@ void vale_client_died(struct port *p)
 	s->recover_until = nm_os_now_ns() + 2000000000u;
 }
 
-int vale_stats(struct port *p, struct nmk_msg_vale_stats *out)
+int vale_stats(struct broker *b, struct port *p, struct nmk_msg_vale_stats *out)
 {
 	struct vswitch *s = p->owner_obj;
-	struct nmk_vale_port *vp = vport_at(s->r, p->vport);
+	struct nmk_vale_port *vp = vport_at(s, p->vport);
 
+	(void)b;
 	out->port_index = p->vport;
 	out->tx_packets = atomic_load(&vp->tx_packets);
 	out->tx_bytes = atomic_load(&vp->tx_bytes);
@@ -550,17 +531,12 @@ int vale_stats(struct port *p, struct nmk_msg_vale_stats *out)
 	return 0;
 }
 
-unsigned vale_switch_count(void)
-{
-	return nswitches;
-}
-
 /* ---- persistent ports: create, remove, attach, detach ---------------------- */
 
-static struct port *materialize(struct persist *ps, struct vswitch *sw, const char *name,
-				char *err, size_t errlen, int *status)
+static struct port *materialize(struct broker *b, struct persist *ps, struct vswitch *sw,
+				const char *name, char *err, size_t errlen, int *status)
 {
-	struct port *p = port_create(sw, name, &ps->shape, err, errlen, status);
+	struct port *p = port_create(b, sw, name, &ps->shape, err, errlen, status);
 
 	if (p) {
 		p->persistent = true;
@@ -571,32 +547,32 @@ static struct port *materialize(struct persist *ps, struct vswitch *sw, const ch
 }
 
 /* Put a persistent port (back) into a hidden switch of its own. */
-static int go_home(struct persist *ps, char *err, size_t errlen)
+static int go_home(struct broker *b, struct persist *ps, char *err, size_t errlen)
 {
 	int status;
-	struct vswitch *home = switch_create(ps->name, true, ps->owner, err, errlen, &status);
+	struct vswitch *home = switch_create(b, ps->name, true, ps->owner, err, errlen, &status);
 
 	if (home == NULL)
 		return status;
-	if (materialize(ps, home, ps->name, err, errlen, &status) == NULL) {
-		switch_destroy(home);
+	if (materialize(b, ps, home, ps->name, err, errlen, &status) == NULL) {
+		switch_destroy(b, home);
 		return status;
 	}
 	ps->attached = false;
 	return 0;
 }
 
-static void take_out(struct persist *ps)
+static void take_out(struct broker *b, struct persist *ps)
 {
 	struct port *p = ps->live;
 
 	p->persistent = false;
 	ps->live = NULL;
-	vale_port_remove(p);
+	vale_port_remove(b, p);
 }
 
-int vale_newif(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *err,
-	       size_t errlen)
+int vale_newif(struct broker *b, struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred,
+	       char *err, size_t errlen)
 {
 	size_t len = strnlen(m->name, sizeof(m->name));
 
@@ -609,7 +585,7 @@ int vale_newif(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *
 		snprintf(err, errlen, "%s: a persistent port name must not start with \"vale\"", m->name);
 		return -EINVAL;
 	}
-	if (persist_find(m->name) || port_find(m->name)) {
+	if (persist_find(b, m->name) || port_find(b, m->name)) {
 		snprintf(err, errlen, "%s: a port with this name exists", m->name);
 		return -EEXIST;
 	}
@@ -624,20 +600,20 @@ int vale_newif(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *
 	ps->shape.nr_rx_slots = m->rx_slots;
 	ps->shape.nr_tx_rings = m->tx_rings;
 	ps->shape.nr_rx_rings = m->rx_rings;
-	int ret = go_home(ps, err, errlen);
+	int ret = go_home(b, ps, err, errlen);
 	if (ret < 0) {
 		free(ps);
 		return ret;
 	}
-	ps->next = persists;
-	persists = ps;
+	ps->next = b->persists;
+	b->persists = ps;
 	m->tx_slots = ps->live->tx_slots;
 	m->rx_slots = ps->live->rx_slots;
 	m->tx_rings = (uint16_t)ps->live->ntx;
 	m->rx_rings = (uint16_t)ps->live->nrx;
 	m->mem_id = ps->live->r->mem_id;
-	if (cfg.verbose)
-		blog(LOG_INFO, "created persistent port %s", ps->name);
+	if (b->cfg.verbose)
+		blog(b, LOG_INFO, "created persistent port %s", ps->name);
 	return 0;
 }
 
@@ -651,10 +627,10 @@ static int owner_check(const struct persist *ps, const struct nm_os_cred *cred, 
 	return -EACCES;
 }
 
-int vale_delif(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *err,
-	       size_t errlen)
+int vale_delif(struct broker *b, struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred,
+	       char *err, size_t errlen)
 {
-	struct persist *ps = persist_find(m->name);
+	struct persist *ps = persist_find(b, m->name);
 	int ret;
 
 	if (ps == NULL) {
@@ -671,21 +647,21 @@ int vale_delif(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *
 		snprintf(err, errlen, "%s: open by %u fd(s)", m->name, ps->live->nbindings);
 		return -EBUSY;
 	}
-	take_out(ps);
-	for (struct persist **q = &persists; *q; q = &(*q)->next) {
+	take_out(b, ps);
+	for (struct persist **q = &b->persists; *q; q = &(*q)->next) {
 		if (*q == ps) {
 			*q = ps->next;
 			break;
 		}
 	}
-	if (cfg.verbose)
-		blog(LOG_INFO, "removed persistent port %s", ps->name);
+	if (b->cfg.verbose)
+		blog(b, LOG_INFO, "removed persistent port %s", ps->name);
 	free(ps);
 	return 0;
 }
 
-int vale_attach(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *err,
-		size_t errlen)
+int vale_attach(struct broker *b, struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred,
+		char *err, size_t errlen)
 {
 	char swname[NMK_VALE_NAME_MAX];
 	const char *pname;
@@ -693,7 +669,7 @@ int vale_attach(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char 
 
 	if (ret < 0)
 		return ret;
-	struct persist *ps = persist_find(pname);
+	struct persist *ps = persist_find(b, pname);
 	if (ps == NULL) {
 		snprintf(err, errlen, "%s: %s is not a persistent port, and no NIC driver is available to attach an interface",
 			 m->name, pname);
@@ -709,33 +685,33 @@ int vale_attach(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char 
 		snprintf(err, errlen, "%s: %s is open by %u fd(s)", m->name, pname, ps->live->nbindings);
 		return -EBUSY;
 	}
-	struct vswitch *s = vale_find(swname);
+	struct vswitch *s = vale_find(b, swname);
 	if (s && s->owner != cred->uid && cred->uid != 0) {
 		snprintf(err, errlen, "%s: switch %s belongs to uid %u", m->name, swname,
 			 (unsigned)s->owner);
 		return -EACCES;
 	}
 	bool created = s == NULL;
-	if (s == NULL && (s = switch_create(swname, false, cred->uid, err, errlen, &ret)) == NULL)
+	if (s == NULL && (s = switch_create(b, swname, false, cred->uid, err, errlen, &ret)) == NULL)
 		return ret;
-	take_out(ps);
-	if (materialize(ps, s, m->name, err, errlen, &ret) == NULL) {
+	take_out(b, ps);
+	if (materialize(b, ps, s, m->name, err, errlen, &ret) == NULL) {
 		char err2[200];
 		if (created && s->nports == 0)
-			switch_destroy(s);
-		go_home(ps, err2, sizeof(err2));
+			switch_destroy(b, s);
+		go_home(b, ps, err2, sizeof(err2));
 		return ret;
 	}
 	ps->attached = true;
 	m->port_index = ps->live->vport;
 	m->mem_id = s->r->mem_id;
-	if (cfg.verbose)
-		blog(LOG_INFO, "attached %s to %s", pname, swname);
+	if (b->cfg.verbose)
+		blog(b, LOG_INFO, "attached %s to %s", pname, swname);
 	return 0;
 }
 
-int vale_detach(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char *err,
-		size_t errlen)
+int vale_detach(struct broker *b, struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred,
+		char *err, size_t errlen)
 {
 	char swname[NMK_VALE_NAME_MAX];
 	const char *pname;
@@ -743,7 +719,7 @@ int vale_detach(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char 
 
 	if (ret < 0)
 		return ret;
-	struct persist *ps = persist_find(pname);
+	struct persist *ps = persist_find(b, pname);
 	if (ps == NULL || !ps->attached || strcmp(ps->sw->name, swname) != 0) {
 		snprintf(err, errlen, "%s: %s is not attached to %s", m->name, pname, swname);
 		return -ENOENT;
@@ -755,33 +731,28 @@ int vale_detach(struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred, char 
 		return -EBUSY;
 	}
 	m->port_index = ps->live->vport;
-	take_out(ps);
-	ret = go_home(ps, err, errlen);
-	if (cfg.verbose)
-		blog(LOG_INFO, "detached %s from %s", pname, swname);
+	take_out(b, ps);
+	ret = go_home(b, ps, err, errlen);
+	if (b->cfg.verbose)
+		blog(b, LOG_INFO, "detached %s from %s", pname, swname);
 	return ret;
 }
 
-struct port *vale_persistent_port(const char *name)
+struct port *vale_persistent_port(struct broker *b, const char *name)
 {
-	struct persist *ps = persist_find(name);
+	struct persist *ps = persist_find(b, name);
 	return ps ? ps->live : NULL;
 }
 
-bool vale_has_persistent(void)
-{
-	return persists != NULL;
-}
-
-void vale_describe(struct port *p, struct nmk_msg_list *l)
+static void vale_describe(struct broker *b, const struct port *p, struct nmk_msg_list *l)
 {
 	struct vswitch *s = p->owner_obj;
 	struct persist *ps = NULL;
 
-	for (struct persist *q = persists; q; q = q->next)
+	for (struct persist *q = b->persists; q; q = q->next)
 		if (q->live == p)
 			ps = q;
-	l->kind = ps ? 3 : 2;
+	l->kind = ps ? NMK_LIST_PERSISTENT : attach_is_nic(b, p->name) ? NMK_LIST_NIC : NMK_LIST_VALE;
 	l->attached = ps && ps->attached;
 	if (!s->hidden) {
 		snprintf(l->switch_name, sizeof(l->switch_name), "%s", s->name);
@@ -791,3 +762,15 @@ void vale_describe(struct port *p, struct nmk_msg_list *l)
 	}
 	l->port_index = p->vport;
 }
+
+const struct port_kind vale_kind = {
+	.name = "VALE port",
+	.plural = "VALE ports",
+	.claims = vale_claims,
+	.get = vale_get,
+	.idle = vale_idle,
+	.binding_gone = vale_binding_gone,
+	.reap = vale_reap_port,
+	.describe = vale_describe,
+	.list_kind = NMK_LIST_VALE,
+};

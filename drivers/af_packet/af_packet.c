@@ -56,8 +56,8 @@
 
 #include <arpa/inet.h>
 
-#include "nmk_driver.h"
-#include "net/netmap.h"
+#include <nmkit/nmk_driver.h>
+#include <net/netmap.h>
 
 #define AFP_NAME        "afpacket"
 #define AFP_MAX_RINGS   64u
@@ -121,20 +121,6 @@ struct nmk_driver_port {
 	unsigned nrings;
 	struct afp_ring ring[];
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---------------------------------------------------------------------- */
 /* Parameters */
@@ -218,14 +204,14 @@ static int parse_param(struct afp_conf *c, const char *key, const char *val, boo
 			goto bad;
 		c->retire_ms = (uint32_t)v;
 	} else {
-		set_err(err, errlen, "%s: unknown parameter \"%s\"", AFP_NAME, key);
+		nmk_errbuf(err, errlen, "%s: unknown parameter \"%s\"", AFP_NAME, key);
 		return -EINVAL;
 	}
 	return 0;
 bad:
 	for (const struct nmk_driver_param *p = afp_params; p->key; p++)
 		if (strcmp(p->key, key) == 0)
-			set_err(err, errlen, "%s: bad value \"%s\" for parameter %s (%s)", AFP_NAME,
+			nmk_errbuf(err, errlen, "%s: bad value \"%s\" for parameter %s (%s)", AFP_NAME,
 				val, key, p->help);
 	return -EINVAL;
 }
@@ -238,12 +224,12 @@ static int afp_ifindex(const char *ifname, char *err, size_t errlen)
 	unsigned idx;
 
 	if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE) {
-		set_err(err, errlen, "%s: no such interface \"%s\"", AFP_NAME, ifname ? ifname : "");
+		nmk_errbuf(err, errlen, "%s: no such interface \"%s\"", AFP_NAME, ifname ? ifname : "");
 		return -ENODEV;
 	}
 	idx = if_nametoindex(ifname);
 	if (idx == 0 || idx > INT_MAX) {
-		set_err(err, errlen, "%s: no such interface \"%s\"", AFP_NAME, ifname);
+		nmk_errbuf(err, errlen, "%s: no such interface \"%s\"", AFP_NAME, ifname);
 		return -ENODEV;
 	}
 	return (int)idx;
@@ -294,14 +280,14 @@ static int ring_open(struct nmk_driver_port *p, unsigned i, const struct afp_con
 	r->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (r->fd < 0) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: AF_PACKET socket: %s%s", AFP_NAME, p->ifname,
+		nmk_errbuf(err, errlen, "%s:%s: AF_PACKET socket: %s%s", AFP_NAME, p->ifname,
 			strerror(e), e == EPERM ? " (CAP_NET_RAW is needed)" : "");
 		return -e;
 	}
 	int ver = TPACKET_V3;
 	if (setsockopt(r->fd, SOL_PACKET, PACKET_VERSION, &ver, sizeof ver) < 0) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: PACKET_VERSION TPACKET_V3: %s", AFP_NAME, p->ifname,
+		nmk_errbuf(err, errlen, "%s:%s: PACKET_VERSION TPACKET_V3: %s", AFP_NAME, p->ifname,
 			strerror(e));
 		return -e;
 	}
@@ -317,7 +303,7 @@ static int ring_open(struct nmk_driver_port *p, unsigned i, const struct afp_con
 	req.tp_retire_blk_tov = c->retire_ms;
 	if (setsockopt(r->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: PACKET_RX_RING (%u blocks of %u bytes): %s", AFP_NAME,
+		nmk_errbuf(err, errlen, "%s:%s: PACKET_RX_RING (%u blocks of %u bytes): %s", AFP_NAME,
 			p->ifname, c->block_nr, c->block_size, strerror(e));
 		return -e;
 	}
@@ -329,7 +315,7 @@ static int ring_open(struct nmk_driver_port *p, unsigned i, const struct afp_con
 		m = mmap(NULL, r->maplen, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
 	if (m == MAP_FAILED) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: mmap of the RX ring: %s", AFP_NAME, p->ifname,
+		nmk_errbuf(err, errlen, "%s:%s: mmap of the RX ring: %s", AFP_NAME, p->ifname,
 			strerror(e));
 		return -e;
 	}
@@ -338,7 +324,7 @@ static int ring_open(struct nmk_driver_port *p, unsigned i, const struct afp_con
 	if (c->qdisc_bypass &&
 	    setsockopt(r->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: PACKET_QDISC_BYPASS: %s", AFP_NAME, p->ifname,
+		nmk_errbuf(err, errlen, "%s:%s: PACKET_QDISC_BYPASS: %s", AFP_NAME, p->ifname,
 			strerror(e));
 		return -e;
 	}
@@ -352,7 +338,7 @@ static int ring_open(struct nmk_driver_port *p, unsigned i, const struct afp_con
 	sll.sll_ifindex = p->ifindex;
 	if (bind(r->fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: bind: %s", AFP_NAME, p->ifname, strerror(e));
+		nmk_errbuf(err, errlen, "%s:%s: bind: %s", AFP_NAME, p->ifname, strerror(e));
 		return e == ENODEV ? -ENODEV : -e;
 	}
 
@@ -363,7 +349,7 @@ static int ring_open(struct nmk_driver_port *p, unsigned i, const struct afp_con
 		int arg = i == 0 ? (c->fanout | PACKET_FANOUT_FLAG_UNIQUEID) << 16 : *fanout_arg;
 		if (setsockopt(r->fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) < 0) {
 			e = errno;
-			set_err(err, errlen, "%s:%s: PACKET_FANOUT: %s", AFP_NAME, p->ifname,
+			nmk_errbuf(err, errlen, "%s:%s: PACKET_FANOUT: %s", AFP_NAME, p->ifname,
 				strerror(e));
 			return -e;
 		}
@@ -371,7 +357,7 @@ static int ring_open(struct nmk_driver_port *p, unsigned i, const struct afp_con
 			socklen_t len = sizeof arg;
 			if (getsockopt(r->fd, SOL_PACKET, PACKET_FANOUT, &arg, &len) < 0) {
 				e = errno;
-				set_err(err, errlen, "%s:%s: reading the PACKET_FANOUT id: %s",
+				nmk_errbuf(err, errlen, "%s:%s: reading the PACKET_FANOUT id: %s",
 					AFP_NAME, p->ifname, strerror(e));
 				return -e;
 			}
@@ -388,7 +374,7 @@ static int ring_open(struct nmk_driver_port *p, unsigned i, const struct afp_con
 		mr.mr_type = PACKET_MR_PROMISC;
 		if (setsockopt(r->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) < 0) {
 			e = errno;
-			set_err(err, errlen, "%s:%s: PACKET_MR_PROMISC: %s", AFP_NAME, p->ifname,
+			nmk_errbuf(err, errlen, "%s:%s: PACKET_MR_PROMISC: %s", AFP_NAME, p->ifname,
 				strerror(e));
 			return -e;
 		}
@@ -411,14 +397,14 @@ static int txring_open(struct nmk_driver_port *p, unsigned i, const struct afp_c
 	r->txfd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (r->txfd < 0) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: AF_PACKET TX socket: %s", AFP_NAME, p->ifname,
+		nmk_errbuf(err, errlen, "%s:%s: AF_PACKET TX socket: %s", AFP_NAME, p->ifname,
 			strerror(e));
 		return -e;
 	}
 	int ver = TPACKET_V2;
 	if (setsockopt(r->txfd, SOL_PACKET, PACKET_VERSION, &ver, sizeof ver) < 0) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: PACKET_VERSION TPACKET_V2: %s", AFP_NAME, p->ifname,
+		nmk_errbuf(err, errlen, "%s:%s: PACKET_VERSION TPACKET_V2: %s", AFP_NAME, p->ifname,
 			strerror(e));
 		return -e;
 	}
@@ -427,7 +413,7 @@ static int txring_open(struct nmk_driver_port *p, unsigned i, const struct afp_c
 	if (c->qdisc_bypass &&
 	    setsockopt(r->txfd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: PACKET_QDISC_BYPASS: %s", AFP_NAME, p->ifname,
+		nmk_errbuf(err, errlen, "%s:%s: PACKET_QDISC_BYPASS: %s", AFP_NAME, p->ifname,
 			strerror(e));
 		return -e;
 	}
@@ -457,7 +443,7 @@ static int txring_open(struct nmk_driver_port *p, unsigned i, const struct afp_c
 	req.tp_frame_nr = fnr;
 	if (setsockopt(r->txfd, SOL_PACKET, PACKET_TX_RING, &req, sizeof req) < 0) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: PACKET_TX_RING (%u frames of %u bytes): %s", AFP_NAME,
+		nmk_errbuf(err, errlen, "%s:%s: PACKET_TX_RING (%u frames of %u bytes): %s", AFP_NAME,
 			p->ifname, fnr, fsize, strerror(e));
 		return -e;
 	}
@@ -468,7 +454,7 @@ static int txring_open(struct nmk_driver_port *p, unsigned i, const struct afp_c
 		m = mmap(NULL, r->txmaplen, PROT_READ | PROT_WRITE, MAP_SHARED, r->txfd, 0);
 	if (m == MAP_FAILED) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: mmap of the TX ring: %s", AFP_NAME, p->ifname,
+		nmk_errbuf(err, errlen, "%s:%s: mmap of the TX ring: %s", AFP_NAME, p->ifname,
 			strerror(e));
 		return -e;
 	}
@@ -479,7 +465,7 @@ static int txring_open(struct nmk_driver_port *p, unsigned i, const struct afp_c
 	r->txq_cap = 2 * fnr;
 	r->txq = calloc(r->txq_cap, sizeof r->txq[0]);
 	if (!r->txq) {
-		set_err(err, errlen, "%s: out of memory", AFP_NAME);
+		nmk_errbuf(err, errlen, "%s: out of memory", AFP_NAME);
 		return -ENOMEM;
 	}
 
@@ -490,7 +476,7 @@ static int txring_open(struct nmk_driver_port *p, unsigned i, const struct afp_c
 	sll.sll_ifindex = p->ifindex;
 	if (bind(r->txfd, (struct sockaddr *)&sll, sizeof sll) < 0) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: bind of the TX socket: %s", AFP_NAME, p->ifname,
+		nmk_errbuf(err, errlen, "%s:%s: bind of the TX socket: %s", AFP_NAME, p->ifname,
 			strerror(e));
 		return e == ENODEV ? -ENODEV : -e;
 	}
@@ -507,9 +493,9 @@ static int afp_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 	bool rings_set = false;
 	int r, ifindex;
 
-	set_err(err, errlen, "%s", "");
+	nmk_errbuf(err, errlen, "%s", "");
 	if (!a || !portp || !geom) {
-		set_err(err, errlen, "%s: open: NULL argument", AFP_NAME);
+		nmk_errbuf(err, errlen, "%s: open: NULL argument", AFP_NAME);
 		return -EINVAL;
 	}
 	*portp = NULL;
@@ -522,7 +508,7 @@ static int afp_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 	if (!rings_set) {
 		uint32_t want = a->rx_rings > a->tx_rings ? a->rx_rings : a->tx_rings;
 		if (want > AFP_MAX_RINGS) {
-			set_err(err, errlen, "%s: %u rings requested, at most %u", AFP_NAME,
+			nmk_errbuf(err, errlen, "%s: %u rings requested, at most %u", AFP_NAME,
 				(unsigned)want, AFP_MAX_RINGS);
 			return -EINVAL;
 		}
@@ -540,7 +526,7 @@ static int afp_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 		s = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0) {
 		r = -errno;
-		set_err(err, errlen, "%s:%s: socket for ioctls: %s", AFP_NAME, a->ifname, strerror(-r));
+		nmk_errbuf(err, errlen, "%s:%s: socket for ioctls: %s", AFP_NAME, a->ifname, strerror(-r));
 		return r;
 	}
 	struct ifreq ifr;
@@ -549,7 +535,7 @@ static int afp_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 	if (ioctl(s, SIOCGIFMTU, &ifr) < 0) {
 		r = -errno;
 		close(s);
-		set_err(err, errlen, "%s:%s: SIOCGIFMTU: %s", AFP_NAME, a->ifname, strerror(-r));
+		nmk_errbuf(err, errlen, "%s:%s: SIOCGIFMTU: %s", AFP_NAME, a->ifname, strerror(-r));
 		return r;
 	}
 	int mtu = ifr.ifr_mtu;
@@ -566,14 +552,14 @@ static int afp_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 	uint32_t max_frame = (uint32_t)mtu + AFP_ETH_HLEN;
 	/* A V3 block must hold the largest frame plus its headers. */
 	if (c.block_size < max_frame + 256) {
-		set_err(err, errlen, "%s:%s: block_size %u cannot hold a %u-byte frame", AFP_NAME,
+		nmk_errbuf(err, errlen, "%s:%s: block_size %u cannot hold a %u-byte frame", AFP_NAME,
 			a->ifname, c.block_size, max_frame);
 		return -EINVAL;
 	}
 
 	struct nmk_driver_port *p = calloc(1, sizeof *p + c.rings * sizeof p->ring[0]);
 	if (!p) {
-		set_err(err, errlen, "%s: out of memory", AFP_NAME);
+		nmk_errbuf(err, errlen, "%s: out of memory", AFP_NAME);
 		return -ENOMEM;
 	}
 	snprintf(p->ifname, sizeof p->ifname, "%s", a->ifname);
@@ -669,11 +655,6 @@ static int afp_pollfd(struct nmk_driver_port *p, unsigned ring, int tx)
 /* ---------------------------------------------------------------------- */
 /* Fast path */
 
-static inline uint32_t ring_next(uint32_t i, uint32_t n)
-{
-	return i + 1 == n ? 0 : i + 1;
-}
-
 static int afp_rxsync(struct nmk_driver_port *p, unsigned ring, const struct nmk_driver_ring *dr,
 		      uint32_t from, uint32_t room)
 {
@@ -681,7 +662,7 @@ static int afp_rxsync(struct nmk_driver_port *p, unsigned ring, const struct nmk
 		return -EINVAL;
 	struct afp_ring *r = &p->ring[ring];
 	struct netmap_ring *nr = dr->ring;
-	uint32_t ns = nr->num_slots, n = 0, i = from;
+	uint32_t ns = dr->num_slots, n = 0, i = from;
 
 	if (from >= ns)
 		return -EINVAL;
@@ -744,7 +725,7 @@ static int afp_rxsync(struct nmk_driver_port *p, unsigned ring, const struct nmk
 					r->rx_bytes += out;
 				}
 				s->flags = 0;
-				i = ring_next(i, ns);
+				i = nmk_ring_next(i, ns);
 				n++;
 			}
 			r->pkt += h->tp_next_offset;
@@ -835,7 +816,7 @@ static int afp_txsync_ring(struct nmk_driver_port *p, struct afp_ring *r,
 			   const struct nmk_driver_ring *dr, uint32_t from, uint32_t total)
 {
 	struct netmap_ring *nr = dr->ring;
-	uint32_t ns = nr->num_slots, pos = 0;
+	uint32_t ns = dr->num_slots, pos = 0;
 	const uint32_t off = TPACKET2_HDRLEN - sizeof(struct sockaddr_ll);
 
 	/* Slots [from, from + pos) are already in the queue from earlier calls. */
@@ -910,7 +891,7 @@ static int afp_txsync(struct nmk_driver_port *p, unsigned ring, const struct nmk
 		return -EINVAL;
 	struct afp_ring *r = &p->ring[ring];
 	struct netmap_ring *nr = dr->ring;
-	uint32_t ns = nr->num_slots;
+	uint32_t ns = dr->num_slots;
 
 	if (from >= ns || to >= ns)
 		return -EINVAL;
@@ -1034,10 +1015,4 @@ static const struct nmk_driver afp_driver = {
 	.rxsync = afp_rxsync,
 };
 
-/* The only exported symbol; the prototype keeps -Wmissing-prototypes quiet. */
-const struct nmk_driver *nmk_driver_entry_v1(void);
-
-const struct nmk_driver *nmk_driver_entry_v1(void)
-{
-	return &afp_driver;
-}
+NMK_DRIVER_ENTRY(afp_driver)

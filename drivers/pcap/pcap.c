@@ -54,8 +54,8 @@
 #include <sys/timerfd.h>
 #endif
 
-#include "nmk_driver.h"
-#include "net/netmap.h"
+#include <nmkit/nmk_driver.h>
+#include <net/netmap.h>
 
 #define PCD_NAME        "pcap"
 #define PCD_DEF_SLOTS   1024u
@@ -104,20 +104,6 @@ struct nmk_driver_port {
 	uint64_t tx_packets, tx_bytes, tx_dropped;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -156,11 +142,11 @@ static int pcd_probe(const char *ifname, char *err, size_t errlen)
 	int r = -ENODEV;
 
 	if (!ifname || !*ifname) {
-		set_err(err, errlen, "%s: no device name", PCD_NAME);
+		nmk_errbuf(err, errlen, "%s: no device name", PCD_NAME);
 		return -ENODEV;
 	}
 	if (pcap_findalldevs(&all, ebuf) < 0) {
-		set_err(err, errlen, "%s: pcap_findalldevs: %s", PCD_NAME, ebuf);
+		nmk_errbuf(err, errlen, "%s: pcap_findalldevs: %s", PCD_NAME, ebuf);
 		return -EIO;
 	}
 	for (pcap_if_t *d = all; d; d = d->next)
@@ -168,7 +154,7 @@ static int pcd_probe(const char *ifname, char *err, size_t errlen)
 			r = 0;
 	pcap_freealldevs(all);
 	if (r < 0)
-		set_err(err, errlen, "%s: libpcap knows no device \"%s\"", PCD_NAME, ifname);
+		nmk_errbuf(err, errlen, "%s: libpcap knows no device \"%s\"", PCD_NAME, ifname);
 	return r;
 }
 
@@ -202,11 +188,11 @@ static int open_in(struct nmk_driver_port *p, char *err, size_t errlen)
 	p->in = pcap_open_offline_with_tstamp_precision(p->in_path, PCAP_TSTAMP_PRECISION_NANO,
 							ebuf);
 	if (!p->in) {
-		set_err(err, errlen, "%s: in=%s: %s", PCD_NAME, p->in_path, ebuf);
+		nmk_errbuf(err, errlen, "%s: in=%s: %s", PCD_NAME, p->in_path, ebuf);
 		return -ENOENT;
 	}
 	if (pcap_datalink(p->in) != DLT_EN10MB) {
-		set_err(err, errlen, "%s: in=%s: link type %s, not Ethernet", PCD_NAME, p->in_path,
+		nmk_errbuf(err, errlen, "%s: in=%s: link type %s, not Ethernet", PCD_NAME, p->in_path,
 			pcap_datalink_val_to_name(pcap_datalink(p->in)) ?
 			pcap_datalink_val_to_name(pcap_datalink(p->in)) : "unknown");
 		return -EINVAL;
@@ -222,9 +208,9 @@ static int pcd_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 	unsigned long snaplen = PCD_MAX_FRAME, v;
 	int r;
 
-	set_err(err, errlen, "%s", "");
+	nmk_errbuf(err, errlen, "%s", "");
 	if (!a || !portp || !geom) {
-		set_err(err, errlen, "%s: open: NULL argument", PCD_NAME);
+		nmk_errbuf(err, errlen, "%s: open: NULL argument", PCD_NAME);
 		return -EINVAL;
 	}
 	*portp = NULL;
@@ -236,36 +222,36 @@ static int pcd_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 			out = val;
 		} else if (strcmp(k, "timing") == 0) {
 			if (strcmp(val, "fast") != 0 && strcmp(val, "real") != 0) {
-				set_err(err, errlen, "%s: bad value \"%s\" for parameter timing (fast|real)",
+				nmk_errbuf(err, errlen, "%s: bad value \"%s\" for parameter timing (fast|real)",
 					PCD_NAME, val);
 				return -EINVAL;
 			}
 			timing = val;
 		} else if (strcmp(k, "loop") == 0) {
 			if (!parse_uint(val, 0, ULONG_MAX - 1, &v)) {
-				set_err(err, errlen, "%s: bad value \"%s\" for parameter loop (passes, 0=forever)",
+				nmk_errbuf(err, errlen, "%s: bad value \"%s\" for parameter loop (passes, 0=forever)",
 					PCD_NAME, val);
 				return -EINVAL;
 			}
 			loop = val;
 		} else if (strcmp(k, "snaplen") == 0) {
 			if (!parse_uint(val, PCD_ETH_HLEN, PCD_MAX_FRAME, &snaplen)) {
-				set_err(err, errlen, "%s: bad value \"%s\" for parameter snaplen (14..65535)",
+				nmk_errbuf(err, errlen, "%s: bad value \"%s\" for parameter snaplen (14..65535)",
 					PCD_NAME, val);
 				return -EINVAL;
 			}
 		} else {
-			set_err(err, errlen, "%s: unknown parameter \"%s\"", PCD_NAME, k);
+			nmk_errbuf(err, errlen, "%s: unknown parameter \"%s\"", PCD_NAME, k);
 			return -EINVAL;
 		}
 	}
 	if ((in && !*in) || (out && !*out)) {
-		set_err(err, errlen, "%s: parameter %s needs a file name", PCD_NAME,
+		nmk_errbuf(err, errlen, "%s: parameter %s needs a file name", PCD_NAME,
 			in && !*in ? "in" : "out");
 		return -EINVAL;
 	}
 	if (!in && (timing || loop)) {
-		set_err(err, errlen, "%s: parameter %s applies to a file port: give @in=FILE", PCD_NAME,
+		nmk_errbuf(err, errlen, "%s: parameter %s applies to a file port: give @in=FILE", PCD_NAME,
 			timing ? "timing" : "loop");
 		return -EINVAL;
 	}
@@ -273,7 +259,7 @@ static int pcd_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 	struct nmk_driver_port *p = calloc(1, sizeof *p);
 	if (!p || !(p->scratch = malloc(PCD_MAX_FRAME))) {
 		free(p);
-		set_err(err, errlen, "%s: out of memory", PCD_NAME);
+		nmk_errbuf(err, errlen, "%s: out of memory", PCD_NAME);
 		return -ENOMEM;
 	}
 	p->tfd = -1;
@@ -283,13 +269,13 @@ static int pcd_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 	if (p->live) {
 		char ebuf[PCAP_ERRBUF_SIZE] = "";
 		if (!a->ifname || !*a->ifname) {
-			set_err(err, errlen, "%s: no device name (or @in=FILE / @out=FILE)", PCD_NAME);
+			nmk_errbuf(err, errlen, "%s: no device name (or @in=FILE / @out=FILE)", PCD_NAME);
 			r = -ENODEV;
 			goto fail;
 		}
 		p->lh = pcap_create(a->ifname, ebuf);
 		if (!p->lh) {
-			set_err(err, errlen, "%s:%s: %s", PCD_NAME, a->ifname, ebuf);
+			nmk_errbuf(err, errlen, "%s:%s: %s", PCD_NAME, a->ifname, ebuf);
 			r = -ENODEV;
 			goto fail;
 		}
@@ -313,19 +299,19 @@ static int pcd_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 		int ar = pcap_activate(p->lh);
 		if (ar < 0) {
 			/* pcap_geterr() is the more precise, when there is one. */
-			set_err(err, errlen, "%s:%s: %s", PCD_NAME, a->ifname,
+			nmk_errbuf(err, errlen, "%s:%s: %s", PCD_NAME, a->ifname,
 				*pcap_geterr(p->lh) ? pcap_geterr(p->lh) : pcap_statustostr(ar));
 			r = ar == PCAP_ERROR_NO_SUCH_DEVICE ? -ENODEV
 				: ar == PCAP_ERROR_PERM_DENIED ? -EPERM : -EIO;
 			goto fail;
 		}
 		if (pcap_setnonblock(p->lh, 1, ebuf) < 0) {
-			set_err(err, errlen, "%s:%s: pcap_setnonblock: %s", PCD_NAME, a->ifname, ebuf);
+			nmk_errbuf(err, errlen, "%s:%s: pcap_setnonblock: %s", PCD_NAME, a->ifname, ebuf);
 			r = -EIO;
 			goto fail;
 		}
 		if (pcap_datalink(p->lh) != DLT_EN10MB) {
-			set_err(err, errlen, "%s:%s: link type %s, not Ethernet", PCD_NAME, a->ifname,
+			nmk_errbuf(err, errlen, "%s:%s: link type %s, not Ethernet", PCD_NAME, a->ifname,
 				pcap_datalink_val_to_name(pcap_datalink(p->lh)) ?
 				pcap_datalink_val_to_name(pcap_datalink(p->lh)) : "unknown");
 			r = -EINVAL;
@@ -338,7 +324,7 @@ static int pcd_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 	if (in) {
 		p->in_path = strdup(in);
 		if (!p->in_path) {
-			set_err(err, errlen, "%s: out of memory", PCD_NAME);
+			nmk_errbuf(err, errlen, "%s: out of memory", PCD_NAME);
 			r = -ENOMEM;
 			goto fail;
 		}
@@ -353,7 +339,7 @@ static int pcd_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 		p->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		if (p->tfd < 0) {
 			r = -errno;
-			set_err(err, errlen, "%s: timerfd_create: %s", PCD_NAME, strerror(-r));
+			nmk_errbuf(err, errlen, "%s: timerfd_create: %s", PCD_NAME, strerror(-r));
 			goto fail;
 		}
 #endif
@@ -363,13 +349,13 @@ static int pcd_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 		p->dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, (int)snaplen,
 							       PCAP_TSTAMP_PRECISION_NANO);
 		if (!p->dead) {
-			set_err(err, errlen, "%s: pcap_open_dead failed", PCD_NAME);
+			nmk_errbuf(err, errlen, "%s: pcap_open_dead failed", PCD_NAME);
 			r = -ENOMEM;
 			goto fail;
 		}
 		p->dumper = pcap_dump_open(p->dead, out);
 		if (!p->dumper) {
-			set_err(err, errlen, "%s: out=%s: %s", PCD_NAME, out, pcap_geterr(p->dead));
+			nmk_errbuf(err, errlen, "%s: out=%s: %s", PCD_NAME, out, pcap_geterr(p->dead));
 			r = -EIO;
 			goto fail;
 		}
@@ -448,11 +434,6 @@ static int pcd_pollfd(struct nmk_driver_port *p, unsigned ring, int tx)
 
 /* ---------------------------------------------------------------------- */
 /* Fast path */
-
-static inline uint32_t ring_next(uint32_t i, uint32_t n)
-{
-	return i + 1 == n ? 0 : i + 1;
-}
 
 /* Copy one frame into slot i; a frame that does not fit is truncated. */
 static void put_frame(struct nmk_driver_port *p, const struct nmk_driver_ring *dr, uint32_t i,
@@ -543,8 +524,7 @@ static void arm(struct nmk_driver_port *p, uint64_t when)
 static int file_rxsync(struct nmk_driver_port *p, const struct nmk_driver_ring *dr, uint32_t from,
 		       uint32_t room)
 {
-	struct netmap_ring *nr = dr->ring;
-	uint32_t ns = nr->num_slots, n = 0, i = from;
+	uint32_t ns = dr->num_slots, n = 0, i = from;
 	uint64_t now = p->real ? mono_ns() : 0;
 
 	while (n < room && fetch(p)) {
@@ -552,7 +532,7 @@ static int file_rxsync(struct nmk_driver_port *p, const struct nmk_driver_ring *
 			break;
 		put_frame(p, dr, i, p->data, p->hdr.caplen);
 		p->pending = false;
-		i = ring_next(i, ns);
+		i = nmk_ring_next(i, ns);
 		n++;
 	}
 	/* Look ahead, so that the timer says when to come back. */
@@ -574,10 +554,9 @@ struct live_ctx {
 static void live_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	struct live_ctx *c = (struct live_ctx *)user;
-	struct netmap_ring *nr = c->dr->ring;
 
 	put_frame(c->p, c->dr, c->i, bytes, h->caplen);
-	c->i = ring_next(c->i, nr->num_slots);
+	c->i = nmk_ring_next(c->i, c->dr->num_slots);
 	c->n++;
 }
 
@@ -586,8 +565,7 @@ static int pcd_rxsync(struct nmk_driver_port *p, unsigned ring, const struct nmk
 {
 	if (!p || !dr || ring != 0)
 		return -EINVAL;
-	struct netmap_ring *nr = dr->ring;
-	uint32_t ns = nr->num_slots;
+	uint32_t ns = dr->num_slots;
 
 	if (from >= ns)
 		return -EINVAL;
@@ -620,7 +598,7 @@ static int pcd_txsync(struct nmk_driver_port *p, unsigned ring, const struct nmk
 	if (!p || !dr || ring != 0)
 		return -EINVAL;
 	struct netmap_ring *nr = dr->ring;
-	uint32_t ns = nr->num_slots;
+	uint32_t ns = dr->num_slots;
 
 	if (from >= ns || to >= ns)
 		return -EINVAL;
@@ -719,10 +697,4 @@ static const struct nmk_driver pcd_driver = {
 	.rxsync = pcd_rxsync,
 };
 
-/* The only exported symbol; the prototype keeps -Wmissing-prototypes quiet. */
-const struct nmk_driver *nmk_driver_entry_v1(void);
-
-const struct nmk_driver *nmk_driver_entry_v1(void)
-{
-	return &pcd_driver;
-}
+NMK_DRIVER_ENTRY(pcd_driver)

@@ -41,8 +41,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "nmk_driver.h"
-#include "net/netmap.h"
+#include <nmkit/nmk_driver.h>
+#include <net/netmap.h>
 
 #define TAP_NAME        "tap"
 #define TAP_DEF_SLOTS   1024u
@@ -67,20 +67,6 @@ struct nmk_driver_port {
 	uint64_t rx_packets, rx_bytes, rx_dropped;
 	uint64_t tx_packets, tx_bytes, tx_dropped;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static bool parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
 {
@@ -139,7 +125,7 @@ static int tap_probe(const char *ifname, char *err, size_t errlen)
 	long fl = tun_flags(ifname);
 
 	if (fl < 0 || !(fl & IFF_TAP)) {
-		set_err(err, errlen, "%s: \"%s\" is not a tap device", TAP_NAME,
+		nmk_errbuf(err, errlen, "%s: \"%s\" is not a tap device", TAP_NAME,
 			ifname ? ifname : "");
 		return -ENODEV;
 	}
@@ -162,9 +148,9 @@ static int tap_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 	unsigned long mtu_param = 0, v;
 	int r, e;
 
-	set_err(err, errlen, "%s", "");
+	nmk_errbuf(err, errlen, "%s", "");
 	if (!a || !portp || !geom) {
-		set_err(err, errlen, "%s: open: NULL argument", TAP_NAME);
+		nmk_errbuf(err, errlen, "%s: open: NULL argument", TAP_NAME);
 		return -EINVAL;
 	}
 	*portp = NULL;
@@ -172,7 +158,7 @@ static int tap_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 		const char *k = a->keys[i], *val = a->values[i] ? a->values[i] : "";
 		if (strcmp(k, "create") == 0 || strcmp(k, "persist") == 0) {
 			if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0) {
-				set_err(err, errlen, "%s: bad value \"%s\" for %s (0 or 1)", TAP_NAME,
+				nmk_errbuf(err, errlen, "%s: bad value \"%s\" for %s (0 or 1)", TAP_NAME,
 					val, k);
 				return -EINVAL;
 			}
@@ -182,31 +168,31 @@ static int tap_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 				persist = val[0] == '1';
 		} else if (strcmp(k, "mtu") == 0) {
 			if (!parse_uint(val, 68, UINT16_MAX - TAP_ETH_HLEN, &mtu_param)) {
-				set_err(err, errlen, "%s: bad value \"%s\" for mtu (68..%u)", TAP_NAME,
+				nmk_errbuf(err, errlen, "%s: bad value \"%s\" for mtu (68..%u)", TAP_NAME,
 					val, (unsigned)(UINT16_MAX - TAP_ETH_HLEN));
 				return -EINVAL;
 			}
 		} else if (strcmp(k, "rings") == 0) {
 			if (!parse_uint(val, 1, 1, &v)) {
-				set_err(err, errlen,
+				nmk_errbuf(err, errlen,
 					"%s: rings=%s is not supported: a tap port has one ring pair "
 					"(open the tap again for another queue)", TAP_NAME, val);
 				return -EOPNOTSUPP;
 			}
 		} else {
-			set_err(err, errlen, "%s: unknown parameter \"%s\"", TAP_NAME, k);
+			nmk_errbuf(err, errlen, "%s: unknown parameter \"%s\"", TAP_NAME, k);
 			return -EINVAL;
 		}
 	}
 	if (a->tx_rings > 1 || a->rx_rings > 1) {
-		set_err(err, errlen,
+		nmk_errbuf(err, errlen,
 			"%s: %u rings requested, but a tap port has one ring pair "
 			"(open the tap again for another queue)", TAP_NAME,
 			(unsigned)(a->tx_rings > a->rx_rings ? a->tx_rings : a->rx_rings));
 		return -EOPNOTSUPP;
 	}
 	if (!valid_ifname(a->ifname)) {
-		set_err(err, errlen, "%s: bad interface name \"%s\"", TAP_NAME,
+		nmk_errbuf(err, errlen, "%s: bad interface name \"%s\"", TAP_NAME,
 			a->ifname ? a->ifname : "");
 		return -EINVAL;
 	}
@@ -217,15 +203,15 @@ static int tap_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 	short flags;
 	if (fl >= 0) {
 		if (!(fl & IFF_TAP)) {
-			set_err(err, errlen, "%s: %s is a tun device, not a tap", TAP_NAME, a->ifname);
+			nmk_errbuf(err, errlen, "%s: %s is a tun device, not a tap", TAP_NAME, a->ifname);
 			return -EINVAL;
 		}
 		flags = (short)(IFF_TAP | (fl & (IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE)));
 	} else if (exists) {
-		set_err(err, errlen, "%s: %s exists and is not a tap device", TAP_NAME, a->ifname);
+		nmk_errbuf(err, errlen, "%s: %s exists and is not a tap device", TAP_NAME, a->ifname);
 		return -EINVAL;
 	} else if (!create) {
-		set_err(err, errlen, "%s: no tap device \"%s\" (and create=0)", TAP_NAME, a->ifname);
+		nmk_errbuf(err, errlen, "%s: no tap device \"%s\" (and create=0)", TAP_NAME, a->ifname);
 		return -ENODEV;
 	} else {
 		flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
@@ -233,14 +219,14 @@ static int tap_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 
 	struct nmk_driver_port *p = calloc(1, sizeof *p);
 	if (!p) {
-		set_err(err, errlen, "%s: out of memory", TAP_NAME);
+		nmk_errbuf(err, errlen, "%s: out of memory", TAP_NAME);
 		return -ENOMEM;
 	}
 	snprintf(p->ifname, sizeof p->ifname, "%s", a->ifname);
 	p->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (p->fd < 0) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: /dev/net/tun: %s", TAP_NAME, a->ifname, strerror(e));
+		nmk_errbuf(err, errlen, "%s:%s: /dev/net/tun: %s", TAP_NAME, a->ifname, strerror(e));
 		tap_close(p);
 		return -e;
 	}
@@ -250,7 +236,7 @@ static int tap_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 	ifr.ifr_flags = flags;
 	if (ioctl(p->fd, TUNSETIFF, &ifr) < 0) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: TUNSETIFF: %s%s", TAP_NAME, a->ifname, strerror(e),
+		nmk_errbuf(err, errlen, "%s:%s: TUNSETIFF: %s%s", TAP_NAME, a->ifname, strerror(e),
 			e == EBUSY ? " (a single-queue tap already has its opener; "
 				     "create it with multi_queue to share it)" :
 			e == EPERM ? " (CAP_NET_ADMIN is needed)" : "");
@@ -261,7 +247,7 @@ static int tap_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 	/* Another process may have won a race and made it first. */
 	if (created && persist && ioctl(p->fd, TUNSETPERSIST, 1) < 0) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: TUNSETPERSIST: %s", TAP_NAME, a->ifname, strerror(e));
+		nmk_errbuf(err, errlen, "%s:%s: TUNSETPERSIST: %s", TAP_NAME, a->ifname, strerror(e));
 		tap_close(p);
 		return -e;
 	}
@@ -270,7 +256,7 @@ static int tap_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 	if (flags & IFF_VNET_HDR) {
 		int sz = 0;
 		if (ioctl(p->fd, TUNGETVNETHDRSZ, &sz) < 0 || sz < 10 || sz > 20) {
-			set_err(err, errlen, "%s:%s: unusable virtio-net header size", TAP_NAME,
+			nmk_errbuf(err, errlen, "%s:%s: unusable virtio-net header size", TAP_NAME,
 				a->ifname);
 			tap_close(p);
 			return -EINVAL;
@@ -285,7 +271,7 @@ static int tap_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 		s = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0) {
 		e = errno;
-		set_err(err, errlen, "%s:%s: socket for ioctls: %s", TAP_NAME, a->ifname, strerror(e));
+		nmk_errbuf(err, errlen, "%s:%s: socket for ioctls: %s", TAP_NAME, a->ifname, strerror(e));
 		tap_close(p);
 		return -e;
 	}
@@ -296,7 +282,7 @@ static int tap_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 		ifr.ifr_mtu = (int)mtu_param;
 		if (ioctl(s, SIOCSIFMTU, &ifr) < 0) {
 			r = -errno;
-			set_err(err, errlen, "%s:%s: SIOCSIFMTU %lu: %s", TAP_NAME, a->ifname,
+			nmk_errbuf(err, errlen, "%s:%s: SIOCSIFMTU %lu: %s", TAP_NAME, a->ifname,
 				mtu_param, strerror(-r));
 		}
 	}
@@ -308,7 +294,7 @@ static int tap_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 		if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 ||
 		    (ifr.ifr_flags |= IFF_UP, ioctl(s, SIOCSIFFLAGS, &ifr) < 0)) {
 			r = -errno;
-			set_err(err, errlen, "%s:%s: bringing the link up: %s", TAP_NAME, a->ifname,
+			nmk_errbuf(err, errlen, "%s:%s: bringing the link up: %s", TAP_NAME, a->ifname,
 				strerror(-r));
 		}
 	}
@@ -318,7 +304,7 @@ static int tap_open(const struct nmk_driver_open_args *a, struct nmk_driver_port
 		snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", a->ifname);
 		if (ioctl(s, SIOCGIFMTU, &ifr) < 0) {
 			r = -errno;
-			set_err(err, errlen, "%s:%s: SIOCGIFMTU: %s", TAP_NAME, a->ifname,
+			nmk_errbuf(err, errlen, "%s:%s: SIOCGIFMTU: %s", TAP_NAME, a->ifname,
 				strerror(-r));
 		}
 		mtu = ifr.ifr_mtu;
@@ -403,18 +389,13 @@ static int tap_pollfd(struct nmk_driver_port *p, unsigned ring, int tx)
 /* ---------------------------------------------------------------------- */
 /* Fast path */
 
-static inline uint32_t ring_next(uint32_t i, uint32_t n)
-{
-	return i + 1 == n ? 0 : i + 1;
-}
-
 static int tap_rxsync(struct nmk_driver_port *p, unsigned ring, const struct nmk_driver_ring *dr,
 		      uint32_t from, uint32_t room)
 {
 	if (!p || !dr || ring != 0)
 		return -EINVAL;
 	struct netmap_ring *nr = dr->ring;
-	uint32_t ns = nr->num_slots, n = 0, i = from;
+	uint32_t ns = dr->num_slots, n = 0, i = from;
 	uint32_t bs = dr->buf_size > UINT16_MAX ? UINT16_MAX : dr->buf_size;
 	uint8_t hdr[TAP_HDR_MAX], scratch[64];
 
@@ -456,7 +437,7 @@ static int tap_rxsync(struct nmk_driver_port *p, unsigned ring, const struct nmk
 			p->rx_bytes += s->len;
 		}
 		s->flags = 0;
-		i = ring_next(i, ns);
+		i = nmk_ring_next(i, ns);
 		n++;
 	}
 	return (int)n;
@@ -468,7 +449,7 @@ static int tap_txsync(struct nmk_driver_port *p, unsigned ring, const struct nmk
 	if (!p || !dr || ring != 0)
 		return -EINVAL;
 	struct netmap_ring *nr = dr->ring;
-	uint32_t ns = nr->num_slots;
+	uint32_t ns = dr->num_slots;
 
 	if (from >= ns || to >= ns)
 		return -EINVAL;
@@ -551,10 +532,4 @@ static const struct nmk_driver tap_driver = {
 	.rxsync = tap_rxsync,
 };
 
-/* The only exported symbol; the prototype keeps -Wmissing-prototypes quiet. */
-const struct nmk_driver *nmk_driver_entry_v1(void);
-
-const struct nmk_driver *nmk_driver_entry_v1(void)
-{
-	return &tap_driver;
-}
+NMK_DRIVER_ENTRY(tap_driver)

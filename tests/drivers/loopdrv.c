@@ -12,7 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "nmk_driver.h"
+#include <nmkit/nmk_driver.h>
 #include <net/netmap.h>
 
 #define QLEN 4096
@@ -71,7 +71,7 @@ static int loop_txsync(struct nmk_driver_port *p, unsigned ring, const struct nm
 	int taken = 0;
 
 	(void)ring;
-	for (uint32_t i = from; i != to && p->count < QLEN; i = i + 1 == nr->num_slots ? 0 : i + 1) {
+	for (uint32_t i = from; i != to && p->count < QLEN; i = nmk_ring_next(i, r->num_slots)) {
 		struct netmap_slot *s = &nr->slot[i];
 		if (s->buf_idx < r->nbufs && s->len <= 2048) {
 			uint32_t t = (p->head + p->count) % QLEN;
@@ -111,7 +111,7 @@ static int loop_rxsync(struct nmk_driver_port *p, unsigned ring, const struct nm
 		p->count--;
 		p->st.rx_packets++;
 		got++;
-		i = i + 1 == nr->num_slots ? 0 : i + 1;
+		i = nmk_ring_next(i, r->num_slots);
 	}
 	if (p->count == 0) {
 		uint64_t v;
@@ -146,9 +146,4 @@ static const struct nmk_driver loop_driver = {
 	.rxsync = loop_rxsync,
 };
 
-const struct nmk_driver *nmk_driver_entry_v1(void);
-
-const struct nmk_driver *nmk_driver_entry_v1(void)
-{
-	return &loop_driver;
-}
+NMK_DRIVER_ENTRY(loop_driver)

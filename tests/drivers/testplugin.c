@@ -14,7 +14,7 @@
 #include <errno.h>
 #include <stddef.h>
 
-#include "nmk_driver.h"
+#include <nmkit/nmk_driver.h>
 
 static int tp_open(const struct nmk_driver_open_args *args, struct nmk_driver_port **port,
 		   struct nmk_driver_geometry *geom, char *err, size_t errlen)

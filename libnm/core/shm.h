@@ -9,14 +9,18 @@
  *   struct nmk_kring [nkrings]          at kring_off, one per ring object of
  *                                       the region (kring i: ring object i)
  *   struct nmk_ctrl_port [nports]       at port_off
- *   struct nmk_lease [nkrings][NMK_LEASES] at lease_off (VALE destinations)
- *   struct nmk_vale_hdr + nmk_vale_port [vale_ports]   at vale_off (switches)
- *   the learning table                  at learn_off (switches)
+ *   struct nmk_lease [nkrings][NMK_LEASES] at lease_off (lease-filled rings)
+ *   the switch section, sw_bytes        at sw_off (switch regions; its
+ *                                       layout belongs to vale/)
  *
  * The broker writes the constant fields when it creates a ring; afterwards
  * each field has one writer, as the comments say.  Indices that cross
  * processes are C11 atomics: release on the producer, acquire on the
  * consumer.  Nothing in here is a pointer.
+ *
+ * Every client of a region maps all of this read-write, so every word here
+ * may hold garbage written by another process: code reads a word once,
+ * checks its range, and bounds every wait on it (see kring.h, lease.h).
  */
 #ifndef NMK_SHM_H
 #define NMK_SHM_H
@@ -27,33 +31,23 @@
 
 #include "region.h"
 
-#define NMK_CTRL_MAGIC    UINT64_C(0x316c7274636b6d6e) /* "nmkctrl1" */
-#define NMK_CTRL_VERSION  1u
+#define NMK_CTRL_MAGIC    UINT64_C(0x326c7274636b6d6e) /* "nmkctrl2" */
+#define NMK_CTRL_VERSION  2u
 #define NMK_MAX_BINDINGS  64u       /* registrations (fds) per port */
 #define NMK_NONE          0xffffffffu
 
-#define NMK_LEASES        64u       /* outstanding leases per VALE RX ring */
-#define NMK_MAX_MON       4u        /* copy monitors per ring */
+#define NMK_LEASES        64u       /* outstanding leases per lease-filled ring */
+#define NMK_MAX_MON       4u        /* monitors per ring */
 
-enum nmk_kring_kind {
-	NMK_KR_FREE = 0,
-	NMK_KR_PIPE_TX,         /* slots go to the peer RX ring, no copy */
-	NMK_KR_PIPE_RX,         /* slots come from the peer TX ring */
-	NMK_KR_NULL,            /* syncs do nothing */
-	NMK_KR_VALE_TX,         /* txsync forwards through the switch */
-	NMK_KR_VALE_RX,         /* senders fill it through leases */
-	NMK_KR_MON_TX,          /* a monitor's TX ring: syncs fail, as in netmap */
-	NMK_KR_DRV_TX,          /* a driver port's: the driver sends the slots */
-	NMK_KR_DRV_RX,          /* a driver port's: the driver fills the slots */
-};
+/* nmk_kring.flags */
+#define NMK_KRING_LEASED  1u        /* an RX ring that producers fill through leases */
 
 /* Where everything is in a control object. */
 struct nmk_ctrl_geom {
 	uint32_t nkrings;       /* = ring objects of the region */
 	uint32_t nports;        /* binding tables */
-	uint32_t vale_ports;    /* switch port slots; 0 = not a switch region */
-	uint32_t learn_entries; /* learning table entries (switches) */
-	uint64_t kring_off, port_off, lease_off, vale_off, learn_off;
+	uint64_t sw_bytes;      /* the switch section; 0 = not a switch region */
+	uint64_t kring_off, port_off, lease_off, sw_off;
 	uint64_t size;          /* bytes, a page multiple */
 };
 
@@ -70,16 +64,20 @@ struct nmk_ctrl_hdr {
 };
 
 struct nmk_kring {
-	/* Constant while the ring exists (written by the broker). */
-	uint32_t ring_index;    /* ring object index in the region */
+	/* Constant while the ring exists (written by the broker).  Openers
+	 * copy them once (struct nmk_kring_view) and use their copy; what
+	 * other processes' rings say here is checked at every use. */
+	uint32_t ring_index;    /* informational: ring object = this kring's index */
 	uint32_t num_slots;
-	uint32_t kind;          /* enum nmk_kring_kind */
+	uint32_t kind;          /* the port kind (libnm/kinds.h) */
 	uint32_t port;          /* index in the control port table */
 	uint32_t peer;          /* peer kring (pipes), else NMK_NONE */
 	uint16_t dir;           /* NMK_DIR_TX or NMK_DIR_RX */
 	uint16_t ring_id;       /* index of the ring within its port */
 	uint32_t vport;         /* VALE: slot of the port in the switch table */
-	char pad0[64 - 28];
+	uint32_t flags;         /* NMK_KRING_* */
+	uint32_t gen;           /* lease-filled rings: generation of their port */
+	char pad0[64 - 36];
 
 	/* Owner side: written only by syncs of this ring. */
 	_Atomic uint32_t hwcur;
@@ -89,20 +87,20 @@ struct nmk_kring {
 	char pad1[64 - 16];
 
 	/* Producer side: written by whoever fills this ring (the pipe peer,
-	 * or VALE senders under `lock`). */
+	 * a driver, or senders under `lock`). */
+	_Atomic uint64_t lock;          /* lease lock: holder pid | taken (ms) << 32 */
 	_Atomic uint32_t hwtail;
-	_Atomic uint32_t lock;          /* VALE: pid holding the lease lock */
-	uint32_t lease_head;            /* VALE: oldest outstanding lease (free-running) */
-	uint32_t lease_tail;            /* VALE: next lease to hand out (free-running) */
-	_Atomic uint32_t stopped;       /* VALE: the port is going away */
-	uint32_t gen;                   /* VALE: generation of the port owning it */
+	uint32_t lease_head;            /* oldest outstanding lease (free-running) */
+	uint32_t lease_tail;            /* next lease to hand out (free-running) */
+	_Atomic uint32_t stopped;       /* the port is going away: no new lease */
 	_Atomic uint64_t drops;         /* frames lost to this RX ring: it was full */
 	char pad2[64 - 32];
 
 	/* Bindings of `port` asleep waiting on this ring (bit b = slot b). */
 	_Atomic uint64_t armed;
-	/* Copy monitors watching this ring: kring of the monitor's RX ring in
-	 * the low 32 bits, its generation in the high 32; 0 = none. */
+	/* Monitors watching this ring: kring of the monitor's RX ring in the
+	 * low 32 bits (bit 31: zero copy), its generation in the high 32;
+	 * 0 = none. */
 	_Atomic uint64_t mon[NMK_MAX_MON];
 	char pad3[64 - 8 - 8 * NMK_MAX_MON];
 };
@@ -114,13 +112,13 @@ struct nmk_ctrl_port {
 
 _Static_assert(sizeof(struct nmk_kring) == 256, "kring is four cache lines");
 _Static_assert(offsetof(struct nmk_kring, hwcur) == 64, "owner line");
-_Static_assert(offsetof(struct nmk_kring, hwtail) == 128, "producer line");
+_Static_assert(offsetof(struct nmk_kring, lock) == 128, "producer line");
 _Static_assert(offsetof(struct nmk_kring, armed) == 192, "wake line");
 _Static_assert(sizeof(struct nmk_ctrl_port) == 8 * NMK_MAX_BINDINGS, "port entry");
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4,
 	       "lock-free atomics of plain size");
 
-/* A VALE lease: slots [start, end) of an RX ring reserved by process
+/* A lease: slots [start, end) of a lease-filled ring reserved by process
  * `pid` (0 once completed). */
 struct nmk_lease {
 	uint32_t start, end;
@@ -139,11 +137,28 @@ struct nmk_mem {
 	void *ctrl;                     /* control object */
 	const struct nmk_region_layout *l;
 	struct nmk_ctrl_geom g;
+	uint32_t max_slots;             /* most slots a ring object of l holds */
 };
 
+/* Fill m->max_slots from m->l (after setting base, ctrl, l and g). */
+void nmk_mem_init_limits(struct nmk_mem *m);
+
+/* Is n a slot count that a ring of this region can have? */
+static inline int nmk_slots_ok(const struct nmk_mem *m, uint32_t n)
+{
+	return n >= 2 && n <= m->max_slots;
+}
+
+/* Kring i (i < g.nkrings: the caller checks). */
 static inline struct nmk_kring *nmk_kring_at(const struct nmk_mem *m, uint32_t i)
 {
 	return (struct nmk_kring *)((char *)m->ctrl + m->g.kring_off) + i;
+}
+
+/* The index of kring k of this control object. */
+static inline uint32_t nmk_kring_index(const struct nmk_mem *m, const struct nmk_kring *k)
+{
+	return (uint32_t)(k - nmk_kring_at(m, 0));
 }
 
 static inline struct nmk_ctrl_port *nmk_ctrl_port_at(const struct nmk_mem *m, uint32_t i)
@@ -154,6 +169,12 @@ static inline struct nmk_ctrl_port *nmk_ctrl_port_at(const struct nmk_mem *m, ui
 static inline struct nmk_lease *nmk_leases_of(const struct nmk_mem *m, uint32_t kring)
 {
 	return (struct nmk_lease *)((char *)m->ctrl + m->g.lease_off) + (uint64_t)kring * NMK_LEASES;
+}
+
+/* The switch section (m->g.sw_bytes bytes; vale/ knows its layout). */
+static inline void *nmk_switch_section(const struct nmk_mem *m)
+{
+	return (char *)m->ctrl + m->g.sw_off;
 }
 
 #endif /* NMK_SHM_H */

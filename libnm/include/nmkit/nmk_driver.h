@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nmkit/nmk_util.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -62,12 +64,19 @@ struct nmk_driver_geometry {
 	uint8_t mac[6];                 /* the device's address, if any */
 };
 
-/* A ring as the fast path sees it: the netmap ring and where buffer 0 is. */
+/*
+ * A ring as the fast path sees it: the netmap ring, where buffer 0 is, and
+ * the ring's geometry as nmkit validated it.  Use num_slots, buf_size and
+ * nbufs from here, never the ring's own num_slots or nr_buf_size: the ring
+ * is in memory that other processes (monitors of the port) can write.
+ * Buffer i is at bufbase + i * buf_size for i < nbufs.
+ */
 struct nmk_driver_ring {
 	void *ring;                     /* struct netmap_ring * */
 	char *bufbase;
 	uint32_t buf_size;
 	uint32_t nbufs;
+	uint32_t num_slots;
 };
 
 struct nmk_driver_stats {
@@ -109,6 +118,23 @@ struct nmk_driver {
 };
 
 typedef const struct nmk_driver *(*nmk_driver_entry_fn)(void);
+
+/*
+ * A plugin's entry point, for its descriptor `desc`:
+ *
+ *     static const struct nmk_driver my_driver = { ... };
+ *     NMK_DRIVER_ENTRY(my_driver)
+ *
+ * It must be the only exported symbol (link with
+ * -export-symbols-regex '^nmk_driver_entry_v1$').
+ */
+#define NMK_DRIVER_ENTRY(desc)                                              \
+	const struct nmk_driver *nmk_driver_entry_v1(void);                 \
+	__attribute__((visibility("default")))                              \
+	const struct nmk_driver *nmk_driver_entry_v1(void)                  \
+	{                                                                   \
+		return &(desc);                                             \
+	}
 
 #ifdef __cplusplus
 }
