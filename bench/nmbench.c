@@ -1170,6 +1170,7 @@ int main(int argc, char **argv)
 		print_ratio("pipe_pair", "memif_pair", len);
 		print_ratio("vale_1_1", "memif_pair", len);
 		print_ratio("vale_2_1", "memif_pair", len);
+		print_ratio("vale_2_1", "vale_1_1", len);
 		print_ratio("vale_bcast_1_3", "memif_pair", len);
 		print_ratio("nic_vale", "nic_linux_bridge", len);
 	}
