@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "abi.h"
 #include "client.h"
 #include "driver.h"
 #include "forward.h"
@@ -356,6 +357,7 @@ static struct nmk_port *port_from_binding(int fd, const struct nmk_msg_binding *
 	}
 
 	struct nmk_port_info *info = &p->info;
+	info->size = sizeof(*info);     /* all of it: this library's layout */
 	snprintf(info->name, sizeof(info->name), "%s", b->name);
 	info->mode = reg->nr_mode;
 	info->ringid = reg->nr_ringid;
@@ -513,6 +515,17 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 		errno = EINVAL;
 		return NULL;
 	}
+	/* The caller's parameters, in this library's layout. */
+	struct nmk_open_params op = NMK_OPEN_PARAMS_INIT;
+	if (params) {
+		ret = nmk_abi_copy_in(&op, sizeof(op), params,
+				      NMK_ABI_SIZE(struct nmk_open_params, add_flags),
+				      "nmk_port_open_ext", "nmk_open_params", errbuf, NMK_ERRBUF_SIZE);
+		if (ret < 0) {
+			errno = -ret;
+			return NULL;
+		}
+	}
 	/* Like pkt-gen, take a bare name ("x{1", "eth0") as "netmap:<name>";
 	 * a name with a prefix ("netmap:", "vale0:", "afpacket:") as it is. */
 	char full[2 * NMK_NAME_MAX + 16];
@@ -539,7 +552,7 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 	snprintf(req.name, sizeof(req.name), "%s", ps.name);
 	req.reg.nr_mode = ps.mode;
 	req.reg.nr_ringid = ps.ringid;
-	req.reg.nr_flags = ps.flags | (params ? params->add_flags : 0);
+	req.reg.nr_flags = ps.flags | op.add_flags;
 	req.reg.nr_mem_id = ps.mem_id;
 	req.reg.nr_tx_rings = (uint16_t)ps.tx_rings;
 	req.reg.nr_rx_rings = (uint16_t)ps.rx_rings;
@@ -547,7 +560,7 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 	req.reg.nr_host_rx_rings = (uint16_t)ps.host_rx_rings;
 	req.reg.nr_tx_slots = ps.tx_slots;
 	req.reg.nr_rx_slots = ps.rx_slots;
-	req.reg.nr_extra_bufs = params ? params->extra_bufs : 0;
+	req.reg.nr_extra_bufs = op.extra_bufs;
 
 	/* A driver port: the driver runs here; the broker gives it rings. */
 	const struct nmk_driver *drv = NULL;

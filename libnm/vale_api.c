@@ -14,6 +14,7 @@
 
 #include <nmkit/nmkit.h>
 
+#include "abi.h"
 #include "client.h"
 #include "forward.h"
 #include "proto.h"
@@ -67,10 +68,15 @@ static int ctl(uint16_t type, const char *name, const struct nmk_vale_conf *conf
 	snprintf(m.name, sizeof(m.name), "%s", name);
 	m.flags = flags;
 	if (conf) {
-		m.tx_slots = conf->tx_slots;
-		m.rx_slots = conf->rx_slots;
-		m.tx_rings = conf->tx_rings;
-		m.rx_rings = conf->rx_rings;
+		struct nmk_vale_conf c;
+		int ret = nmk_abi_copy_in(&c, sizeof(c), conf, NMK_ABI_SIZE(struct nmk_vale_conf, rx_rings),
+					  "nmk_vale_newif", "nmk_vale_conf", errbuf, NMK_ERRBUF_SIZE);
+		if (ret < 0)
+			return ret;
+		m.tx_slots = c.tx_slots;
+		m.rx_slots = c.rx_slots;
+		m.tx_rings = c.tx_rings;
+		m.rx_rings = c.rx_rings;
 	}
 	int ret = call(type, &m, sizeof(m), &m, sizeof(m), errbuf);
 	if (ret == 0 && (type == NMK_MSG_VALE_ATTACH || type == NMK_MSG_VALE_DETACH))
@@ -141,14 +147,23 @@ int nmk_vale_detach_host(const char *name, char *errbuf)
 	return ret < 0 ? ret : nret;
 }
 
-int nmk_vale_list(uint32_t *cursor, struct nmk_vale_entry *e, char *errbuf)
+int nmk_vale_list(uint32_t *cursor, struct nmk_vale_entry *entry, char *errbuf)
 {
 	struct nmk_msg_list l;
+	struct nmk_vale_entry ent, *e = &ent;
 
+	if (cursor == NULL || entry == NULL) {
+		set_err(errbuf, "nmk_vale_list: %s is NULL", cursor ? "entry" : "cursor");
+		return -EINVAL;
+	}
+	int ret = nmk_abi_check(entry, NMK_ABI_SIZE(struct nmk_vale_entry, attached), "nmk_vale_list",
+				"nmk_vale_entry", errbuf, NMK_ERRBUF_SIZE);
+	if (ret < 0)
+		return ret;
 	for (;;) {
 		memset(&l, 0, sizeof(l));
 		l.index = *cursor;
-		int ret = call(NMK_MSG_LIST, &l, sizeof(l), &l, sizeof(l), errbuf);
+		ret = call(NMK_MSG_LIST, &l, sizeof(l), &l, sizeof(l), errbuf);
 		if (ret == -ENOENT)
 			return 0;
 		if (ret < 0)
@@ -167,23 +182,34 @@ int nmk_vale_list(uint32_t *cursor, struct nmk_vale_entry *e, char *errbuf)
 		e->mem_id = l.mem_id;
 		e->persistent = l.kind == 3;
 		e->attached = l.attached;
+		nmk_abi_copy_out(entry, e, sizeof(*e));
 		return 1;
 	}
 }
 
-int nmk_vale_get_stats(const char *name, struct nmk_vale_stats *st, char *errbuf)
+int nmk_vale_get_stats(const char *name, struct nmk_vale_stats *stats, char *errbuf)
 {
 	struct nmk_msg_vale_stats m;
+	struct nmk_vale_stats s, *st = &s;
 
 	memset(&m, 0, sizeof(m));
 	if (name == NULL || strlen(name) >= sizeof(m.name)) {
 		set_err(errbuf, "%s: name missing or too long", name ? name : "(null)");
 		return -EINVAL;
 	}
-	snprintf(m.name, sizeof(m.name), "%s", name);
-	int ret = call(NMK_MSG_VALE_STATS, &m, sizeof(m), &m, sizeof(m), errbuf);
+	if (stats == NULL) {
+		set_err(errbuf, "nmk_vale_get_stats: stats is NULL");
+		return -EINVAL;
+	}
+	int ret = nmk_abi_check(stats, NMK_ABI_SIZE(struct nmk_vale_stats, drop_nodest),
+				"nmk_vale_get_stats", "nmk_vale_stats", errbuf, NMK_ERRBUF_SIZE);
 	if (ret < 0)
 		return ret;
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	ret = call(NMK_MSG_VALE_STATS, &m, sizeof(m), &m, sizeof(m), errbuf);
+	if (ret < 0)
+		return ret;
+	memset(st, 0, sizeof(*st));
 	st->port_index = m.port_index;
 	st->tx_packets = m.tx_packets;
 	st->tx_bytes = m.tx_bytes;
@@ -194,6 +220,7 @@ int nmk_vale_get_stats(const char *name, struct nmk_vale_stats *st, char *errbuf
 	st->drop_full = m.drop_full;
 	st->drop_invalid = m.drop_invalid;
 	st->drop_nodest = m.drop_nodest;
+	nmk_abi_copy_out(stats, st, sizeof(*st));
 	return 0;
 }
 
@@ -204,10 +231,19 @@ int nmk_vale_set_lookup(const char *sw, nmk_vale_lookup_fn fn, void *priv)
 	return nmk_vale_lookup_register(sw, fn, priv);
 }
 
-int nmk_port_info_by_name(const char *name, struct nmk_port_info *info, char *errbuf)
+int nmk_port_info_by_name(const char *name, struct nmk_port_info *out, char *errbuf)
 {
 	struct nmk_msg_port_info m;
+	struct nmk_port_info pi, *info = &pi;
 
+	if (out == NULL) {
+		set_err(errbuf, "nmk_port_info_by_name: info is NULL");
+		return -EINVAL;
+	}
+	int ret = nmk_abi_check(out, NMK_ABI_SIZE(struct nmk_port_info, extra_bufs),
+				"nmk_port_info_by_name", "nmk_port_info", errbuf, NMK_ERRBUF_SIZE);
+	if (ret < 0)
+		return ret;
 	memset(&m, 0, sizeof(m));
 	if (name == NULL)
 		name = "";
@@ -219,7 +255,7 @@ int nmk_port_info_by_name(const char *name, struct nmk_port_info *info, char *er
 		return -EINVAL;
 	}
 	snprintf(m.name, sizeof(m.name), "%s", name);
-	int ret = call(NMK_MSG_PORT_INFO, &m, sizeof(m), &m, sizeof(m), errbuf);
+	ret = call(NMK_MSG_PORT_INFO, &m, sizeof(m), &m, sizeof(m), errbuf);
 	if (ret < 0)
 		return ret;
 	memset(info, 0, sizeof(*info));
@@ -230,5 +266,6 @@ int nmk_port_info_by_name(const char *name, struct nmk_port_info *info, char *er
 	info->tx_rings = m.info.nr_tx_rings;
 	info->rx_rings = m.info.nr_rx_rings;
 	info->mem_id = m.info.nr_mem_id;
+	nmk_abi_copy_out(out, info, sizeof(*info));
 	return 0;
 }

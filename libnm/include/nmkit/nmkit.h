@@ -20,9 +20,32 @@
  *
  * Errors: functions that return int return 0 (or a non-negative value) on
  * success and a negative errno on failure; functions that return a pointer
- * return NULL and set errno.  A readable message, naming the port and the
- * cause, goes to the caller's error buffer or can be read back with
- * nmk_port_error().  The library never prints and never exits.
+ * and can fail (nmk_port_open, nmk_port_open_ext, nmk_port_from_fd,
+ * nmk_port_txring, nmk_port_rxring) return NULL and set errno.  A readable
+ * message, naming the port and the cause, goes to the caller's error buffer
+ * or can be read back with nmk_port_error().  The library never prints and
+ * never exits.
+ *
+ * ABI (libnmkit.so.0): every exported function carries the version node it
+ * first appeared in (NMKIT_0.1 for all of this header); a function never
+ * changes its arguments or meaning, a new one goes into a new node.  struct
+ * nmk_port is opaque.  Every other struct here begins with `uint32_t size`
+ * and grows only by appending fields:
+ *  - the caller sets .size to sizeof the struct it was compiled with (the
+ *    NMK_..._INIT macros do, e.g. `struct nmk_vale_stats st =
+ *    NMK_VALE_STATS_INIT;`) and the library touches only those bytes;
+ *  - a size smaller than the struct's first released layout (the one of
+ *    NMKIT_0.1) is rejected with EINVAL and a message;
+ *  - a struct the library fills: on success it writes the fields it knows
+ *    that fit, zeroes the rest of the caller's bytes, and sets .size to what
+ *    it wrote, the smaller of the two sizes (NMK_HAS_FIELD() tests a field);
+ *  - a struct the library reads: fields it does not know (a program built
+ *    against a newer header) must be zero, else E2BIG: the library cannot do
+ *    what they ask.  A caller's struct shorter than the library's reads as
+ *    zero ("default") in the missing fields.
+ * nmk_port_info() returns the library's own struct, whose .size is the
+ * library's: a program that reads a field appended after NMKIT_0.1 checks it
+ * with NMK_HAS_FIELD() first.
  */
 #ifndef NMKIT_NMKIT_H
 #define NMKIT_NMKIT_H
@@ -46,17 +69,40 @@ extern "C" {
 /** Size of the error buffers that the API fills (like PCAP_ERRBUF_SIZE). */
 #define NMK_ERRBUF_SIZE 256
 
+/** An initializer for a sized struct: .size set, every other field zero. */
+#ifdef __cplusplus
+#define NMK_SIZED_INIT(type) ([] { type s_{}; s_.size = sizeof(type); return s_; }())
+#else
+#define NMK_SIZED_INIT(type) { .size = sizeof(type) }
+#endif
+
+/** Whether sized struct *s (of type `type`) holds `field`: a struct that
+ * the library filled, or the one nmk_port_info() returns. */
+#define NMK_HAS_FIELD(type, s, field) \
+	((s)->size >= offsetof(type, field) + sizeof(((type *)0)->field))
+
 /** An open port: one registration, like one netmap fd after NIOCREGIF. */
 struct nmk_port;
 
-/** Optional parameters of nmk_port_open_ext(); zero means "default". */
+/**
+ * Optional parameters of nmk_port_open_ext(); zero means "default".  Read
+ * by the library: start from NMK_OPEN_PARAMS_INIT.
+ */
 struct nmk_open_params {
+	uint32_t size;          /**< sizeof(struct nmk_open_params) */
 	uint32_t extra_bufs;    /**< extra buffers to allocate (nr_extra_bufs) */
 	uint64_t add_flags;     /**< NR_* flags ORed into those of the name */
 };
+#define NMK_OPEN_PARAMS_INIT NMK_SIZED_INIT(struct nmk_open_params)
 
-/** What a port is, as netmap's REGISTER reply describes it. */
+/**
+ * What a port is, as netmap's REGISTER reply describes it.  Filled by the
+ * library: nmk_port_info() returns its own (read-only) copy;
+ * nmk_port_info_by_name() fills one the caller sets up with
+ * NMK_PORT_INFO_INIT.
+ */
 struct nmk_port_info {
+	uint32_t size;          /**< bytes filled (see "ABI" above) */
 	char name[64];          /**< nr_name, e.g. "pipeA{1" or "vale0:a" */
 	uint32_t mode;          /**< NR_REG_* */
 	uint16_t ringid;        /**< ring for NR_REG_ONE_NIC / ONE_SW */
@@ -72,6 +118,7 @@ struct nmk_port_info {
 	uint32_t buf_size;      /**< bytes per buffer */
 	uint32_t extra_bufs;    /**< extra buffers obtained */
 };
+#define NMK_PORT_INFO_INIT NMK_SIZED_INIT(struct nmk_port_info)
 
 /**
  * Open and register a port by name.  The broker (nmkitd) is started if none
@@ -99,6 +146,9 @@ NMK_API void nmk_port_close(struct nmk_port *port);
 
 /** The fd: pollable (POLLIN/POLLOUT wake-ups), passable to other processes. */
 NMK_API int nmk_port_fd(const struct nmk_port *port);
+/** The port's info: the library's own copy, valid until nmk_port_close();
+ * its .size is the library's sizeof (NMK_HAS_FIELD() before reading a field
+ * newer than NMKIT_0.1). */
 NMK_API const struct nmk_port_info *nmk_port_info(const struct nmk_port *port);
 /** The netmap_if of this registration (NETMAP_TXRING() etc. work on it). */
 NMK_API struct netmap_if *nmk_port_nifp(const struct nmk_port *port);
@@ -133,8 +183,10 @@ NMK_API int nmk_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms);
 
 /* ---- VALE switches --------------------------------------------------------- */
 
-/** Counters of one VALE port (all since the port was created). */
+/** Counters of one VALE port (all since the port was created).  Filled by
+ * nmk_vale_get_stats(): start from NMK_VALE_STATS_INIT. */
 struct nmk_vale_stats {
+	uint32_t size;          /**< sizeof(struct nmk_vale_stats); bytes filled */
 	uint32_t port_index;    /**< index of the port in its switch */
 	uint64_t tx_packets;    /**< frames the port sent into the switch */
 	uint64_t tx_bytes;
@@ -146,9 +198,12 @@ struct nmk_vale_stats {
 	uint64_t drop_invalid;  /**< its frames dropped as invalid (bad slot, bad chain) */
 	uint64_t drop_nodest;   /**< its frames with no destination (own port, lookup drop) */
 };
+#define NMK_VALE_STATS_INIT NMK_SIZED_INIT(struct nmk_vale_stats)
 
-/** One entry of nmk_vale_list(). */
+/** One entry of nmk_vale_list(), filled by it: start from
+ * NMK_VALE_ENTRY_INIT (once for the whole walk). */
 struct nmk_vale_entry {
+	uint32_t size;          /**< sizeof(struct nmk_vale_entry); bytes filled */
 	char name[64];          /**< "valeX:Y", or a persistent port's own name */
 	char switch_name[16];   /**< "valeX", or "" when not on a switch */
 	uint32_t switch_index;  /**< bridge_idx, as vale-ctl prints it */
@@ -158,12 +213,16 @@ struct nmk_vale_entry {
 	uint8_t persistent;     /**< created with nmk_vale_newif() */
 	uint8_t attached;       /**< a persistent port attached to a switch */
 };
+#define NMK_VALE_ENTRY_INIT NMK_SIZED_INIT(struct nmk_vale_entry)
 
-/** Ring and slot counts for nmk_vale_newif(); zero means the default. */
+/** Ring and slot counts for nmk_vale_newif(); zero means the default.  Read
+ * by the library: start from NMK_VALE_CONF_INIT. */
 struct nmk_vale_conf {
+	uint32_t size;          /**< sizeof(struct nmk_vale_conf) */
 	uint32_t tx_slots, rx_slots;
 	uint16_t tx_rings, rx_rings;
 };
+#define NMK_VALE_CONF_INIT NMK_SIZED_INIT(struct nmk_vale_conf)
 
 /**
  * Create a persistent VALE port `name` (as `vale-ctl -n`): it exists until
@@ -216,9 +275,10 @@ NMK_API int nmk_vale_set_lookup(const char *sw, nmk_vale_lookup_fn fn, void *pri
 
 /**
  * What a port is without registering it (netmap's PORT_INFO_GET): memsize,
- * rings, slots and mem_id fill `info`; the other fields are zero.  Like
- * netmap, it may create an ephemeral VALE port or a pipe for the time of
- * the request.
+ * rings, slots and mem_id fill `info` (set up with NMK_PORT_INFO_INIT);
+ * the other fields are zero.  Like netmap, it may create an ephemeral VALE
+ * port or a pipe for the time of the request.  -EINVAL for a NULL or short
+ * `info` or a name too long, else the errors of opening that name.
  */
 NMK_API int nmk_port_info_by_name(const char *name, struct nmk_port_info *info, char *errbuf);
 
@@ -237,20 +297,25 @@ NMK_API const char *nmk_strerror(int err);
 /** The library's version string. */
 NMK_API const char *nmk_version(void);
 
-/** A loaded driver plugin, as nmk_driver_list() describes it. */
+/** A loaded driver plugin, as nmk_driver_list() describes it: start from
+ * NMK_DRIVER_INFO_INIT. */
 struct nmk_driver_info {
+	uint32_t size;          /**< sizeof(struct nmk_driver_info); bytes filled */
 	char name[32];          /**< the portspec prefix: "afpacket" */
 	char aliases[64];       /**< other prefixes, comma-separated */
 	char description[128];
 	char params[256];       /**< "key=default (help); key (help); ..." */
 	char path[256];         /**< the shared object it came from */
 };
+#define NMK_DRIVER_INFO_INIT NMK_SIZED_INIT(struct nmk_driver_info)
 
 /**
  * The driver plugins of this process, loaded on first use from
  * $NMKIT_DRIVER_PATH (or the installed driver directory when unset).
- * Returns 1 with `info` filled for driver `index` (0, 1, ...), 0 past the
- * last one, or a negative errno with a message in `errbuf` (may be NULL).
+ * Returns 1 with `info` (set up with NMK_DRIVER_INFO_INIT) filled for
+ * driver `index` (0, 1, ...), 0 past the last one, or a negative errno
+ * (-EINVAL for a NULL or short `info`) with a message in `errbuf` (may be
+ * NULL).
  * A refused directory is not an error here: it shows up, like every
  * refused plugin, in nmk_driver_rejected().
  */
