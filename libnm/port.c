@@ -108,11 +108,15 @@ static int check_ctrl(const struct nmk_ctrl_hdr *h, const struct nmk_msg_binding
 	return 0;
 }
 
+/* NULL with *errp set: EPROTO for a region that nmkitd described wrongly,
+ * ENOMEM (or mmap's errno) when it cannot be mapped here. */
 static struct nmk_mapping *mapping_get(const struct nmk_msg_binding *b, const int *fds,
-				       unsigned nfds, char *err, size_t errlen)
+				       unsigned nfds, char *err, size_t errlen, int *errp)
 {
 	struct nmk_mapping *mp;
 	int ret;
+
+	*errp = EPROTO;
 
 	for (mp = mappings; mp; mp = mp->next) {
 		if (mp->broker_id == b->broker_id && mp->mem_id == b->reg.nr_mem_id) {
@@ -134,6 +138,7 @@ static struct nmk_mapping *mapping_get(const struct nmk_msg_binding *b, const in
 	mp = calloc(1, sizeof(*mp));
 	if (mp == NULL) {
 		set_err(err, errlen, "out of memory");
+		*errp = ENOMEM;
 		return NULL;
 	}
 	mp->broker_id = b->broker_id;
@@ -142,8 +147,9 @@ static struct nmk_mapping *mapping_get(const struct nmk_msg_binding *b, const in
 	mp->base = nm_os_shm_map(fds[0], b->reg.nr_memsize);
 	mp->ctrl = nm_os_shm_map(fds[1], b->ctrl_size);
 	if (mp->base == NULL || mp->ctrl == NULL) {
+		*errp = errno ? errno : ENOMEM;
 		set_err(err, errlen, "%s: cannot map region %u (%llu bytes): %s", b->name,
-			b->reg.nr_mem_id, (unsigned long long)b->reg.nr_memsize, strerror(errno));
+			b->reg.nr_mem_id, (unsigned long long)b->reg.nr_memsize, strerror(*errp));
 		goto fail;
 	}
 	const struct nmk_ctrl_hdr *h = mp->ctrl;
@@ -295,19 +301,26 @@ void nmk_wake_bindings(void *arg, const struct nmk_mem *m, uint32_t port_index, 
 
 /* ---- open / adopt / close ----------------------------------------------- */
 
+/* The handle of a registration that nmkitd described.  NULL with *errp set
+ * (ENOMEM, or EPROTO for an impossible description); the fds in fds[] are
+ * closed either way, `fd` is not. */
 static struct nmk_port *port_from_binding(int fd, const struct nmk_msg_binding *b,
 					  const int *fds, unsigned nfds, char *err,
-					  size_t errlen)
+					  size_t errlen, int *errp)
 {
 	struct nmk_port *p = calloc(1, sizeof(*p));
 
+	*errp = EPROTO;
 	if (p == NULL) {
 		set_err(err, errlen, "out of memory");
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+		*errp = ENOMEM;
 		return NULL;
 	}
 	p->fd = fd;
 	pthread_mutex_lock(&lib_lock);
-	p->map = mapping_get(b, fds, nfds, err, errlen);
+	p->map = mapping_get(b, fds, nfds, err, errlen, errp);
 	pthread_mutex_unlock(&lib_lock);
 	if (p->map == NULL)
 		goto fail;
@@ -334,6 +347,7 @@ static struct nmk_port *port_from_binding(int fd, const struct nmk_msg_binding *
 	p->rx_kring = malloc(sizeof(uint32_t) * (nrx + 1));
 	if (!p->tx_kring || !p->rx_kring) {
 		set_err(err, errlen, "out of memory");
+		*errp = ENOMEM;
 		goto fail;
 	}
 	/* Resolve every bound ring to its kring once, from the netmap_if as
@@ -603,12 +617,13 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 		return NULL;
 	}
 	reply.name[sizeof(reply.name) - 1] = '\0';
-	struct nmk_port *p = port_from_binding(fd, &reply, fds, nfds, errbuf, NMK_ERRBUF_SIZE);
+	int e;
+	struct nmk_port *p = port_from_binding(fd, &reply, fds, nfds, errbuf, NMK_ERRBUF_SIZE, &e);
 	if (p == NULL) {
 		close(fd);
 		if (drv)
 			drv->close(dport);
-		errno = EPROTO;
+		errno = e;
 		return NULL;
 	}
 	p->drv = drv;
@@ -664,9 +679,10 @@ struct nmk_port *nmk_port_from_fd(int fd, char *errbuf)
 		return NULL;
 	}
 	reply.name[sizeof(reply.name) - 1] = '\0';
-	struct nmk_port *p = port_from_binding(fd, &reply, fds, nfds, errbuf, NMK_ERRBUF_SIZE);
+	int e;
+	struct nmk_port *p = port_from_binding(fd, &reply, fds, nfds, errbuf, NMK_ERRBUF_SIZE, &e);
 	if (p == NULL)
-		errno = EPROTO;
+		errno = e;
 	return p;
 }
 
@@ -732,15 +748,19 @@ void *nmk_port_mem(const struct nmk_port *p)
 
 struct netmap_ring *nmk_port_txring(const struct nmk_port *p, unsigned i)
 {
-	if (i >= p->info.tx_rings || p->tx_kring[i] == NMK_NONE)
+	if (i >= p->info.tx_rings || p->tx_kring[i] == NMK_NONE) {
+		errno = EINVAL;
 		return NULL;
+	}
 	return nmk_ring_at(p->mem.base, p->mem.l, p->tx_kring[i]);
 }
 
 struct netmap_ring *nmk_port_rxring(const struct nmk_port *p, unsigned i)
 {
-	if (i >= p->info.rx_rings || p->rx_kring[i] == NMK_NONE)
+	if (i >= p->info.rx_rings || p->rx_kring[i] == NMK_NONE) {
+		errno = EINVAL;
 		return NULL;
+	}
 	return nmk_ring_at(p->mem.base, p->mem.l, p->rx_kring[i]);
 }
 

@@ -32,13 +32,17 @@ static void set_err(char *buf, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* One request on a fresh connection. */
-static int call(uint16_t type, const void *body, uint32_t len, void *reply, uint32_t rlen,
-		char *errbuf)
+/* One request on a fresh connection.  *reached (may be NULL) tells a
+ * status of the broker's from a failure to reach or start it: ENOENT, say,
+ * is either "no such port" or "no nmkitd program". */
+static int call_ex(uint16_t type, const void *body, uint32_t len, void *reply, uint32_t rlen,
+		   char *errbuf, int *reached)
 {
 	char err[NMK_ERRBUF_SIZE];
 	int fd = nmk_broker_connect(err, sizeof(err));
 
+	if (reached)
+		*reached = fd >= 0;
 	if (fd < 0) {
 		set_err(errbuf, "%s", err);
 		return fd;
@@ -53,6 +57,12 @@ static int call(uint16_t type, const void *body, uint32_t len, void *reply, uint
 	if (ret < 0)
 		set_err(errbuf, "%s", err);
 	return ret;
+}
+
+static int call(uint16_t type, const void *body, uint32_t len, void *reply, uint32_t rlen,
+		char *errbuf)
+{
+	return call_ex(type, body, len, reply, rlen, errbuf, NULL);
 }
 
 static int ctl(uint16_t type, const char *name, const struct nmk_vale_conf *conf, uint16_t flags,
@@ -163,9 +173,10 @@ int nmk_vale_list(uint32_t *cursor, struct nmk_vale_entry *entry, char *errbuf)
 	for (;;) {
 		memset(&l, 0, sizeof(l));
 		l.index = *cursor;
-		ret = call(NMK_MSG_LIST, &l, sizeof(l), &l, sizeof(l), errbuf);
-		if (ret == -ENOENT)
-			return 0;
+		int reached;
+		ret = call_ex(NMK_MSG_LIST, &l, sizeof(l), &l, sizeof(l), errbuf, &reached);
+		if (ret == -ENOENT && reached)
+			return 0;       /* the broker's "past the last port" */
 		if (ret < 0)
 			return ret;
 		*cursor = l.next;

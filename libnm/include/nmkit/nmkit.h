@@ -124,9 +124,17 @@ struct nmk_port_info {
  * Open and register a port by name.  The broker (nmkitd) is started if none
  * answers.  Returns NULL and fills `errbuf` (NMK_ERRBUF_SIZE bytes, may be
  * NULL) on failure, with errno set: EINVAL for a malformed name (the message
- * points at the bad character), EBUSY for a port opened exclusively, EACCES
- * for a port that belongs to another user, ENOMEM when a limit is reached
- * (the message names the limit).
+ * points at the bad character) or a NULL one, ENXIO for "netmap:<name>" that
+ * is neither a port nmkitd has nor a device a driver plugin can drive,
+ * ENOENT for an unknown "<driver>:" prefix, EBUSY for a port opened
+ * exclusively, EACCES for a port that belongs to another user, ENOMEM when
+ * a limit is reached (the message names the limit) or memory runs out,
+ * EOPNOTSUPP for @share and @extmem, and for nmk_port_open_ext() the size
+ * rules of `params` (EINVAL, E2BIG; see "ABI" above; params may be NULL).
+ * When nmkitd cannot be reached or started: ENOENT (no broker program; the
+ * message names it and NMKIT_BROKER), ECONNREFUSED, ETIMEDOUT (it did not
+ * answer), EACCES (no runtime directory).  EPROTO when it answered
+ * something impossible.  A driver port may fail with its driver's errno.
  */
 NMK_API struct nmk_port *nmk_port_open(const char *spec, char *errbuf);
 NMK_API struct nmk_port *nmk_port_open_ext(const char *spec,
@@ -137,6 +145,11 @@ NMK_API struct nmk_port *nmk_port_open_ext(const char *spec,
  * Adopt a registered port fd that this process received from another one
  * (over a unix socket with SCM_RIGHTS, or inherited through fork): the fd
  * keeps working here.  The fd is owned by the returned handle afterwards.
+ * On failure the fd stays the caller's, open, and errno is EBADF for a
+ * closed fd, ENOTSOCK for one that is not a socket, EINVAL for a socket
+ * that is not a connection to nmkitd, ENXIO for a connection to nmkitd
+ * that registered no port, ENOMEM, or EPROTO/ETIMEDOUT/ECONNRESET when
+ * nmkitd does not answer as it should.
  */
 NMK_API struct nmk_port *nmk_port_from_fd(int fd, char *errbuf);
 
@@ -154,7 +167,8 @@ NMK_API const struct nmk_port_info *nmk_port_info(const struct nmk_port *port);
 NMK_API struct netmap_if *nmk_port_nifp(const struct nmk_port *port);
 /** Start of the mapped region (NETMAP_IF(mem, info->nifp_offset)). */
 NMK_API void *nmk_port_mem(const struct nmk_port *port);
-/** Ring i of the port (absolute index), or NULL when not bound here. */
+/** Ring i of the port (absolute index), or NULL with errno EINVAL when it
+ * does not exist or is not bound here. */
 NMK_API struct netmap_ring *nmk_port_txring(const struct nmk_port *port, unsigned i);
 NMK_API struct netmap_ring *nmk_port_rxring(const struct nmk_port *port, unsigned i);
 
@@ -178,6 +192,8 @@ NMK_API int nmk_port_poll(struct nmk_port *port, short events, int timeout_ms);
 /**
  * poll(2) over a mix of port fds (of ports opened in this process) and
  * ordinary fds: port fds get netmap's semantics, the others poll's.
+ * Returns the number of fds with revents, 0 on timeout, or a negative errno
+ * (-EINTR included), not poll(2)'s -1.
  */
 NMK_API int nmk_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms);
 
@@ -248,9 +264,12 @@ NMK_API int nmk_vale_detach_host(const char *name, char *errbuf);
 /** Detach it: -ENOENT if not attached there, -EBUSY if open. */
 NMK_API int nmk_vale_detach(const char *name, char *errbuf);
 /** Enumerate ports: start with *cursor = 0; returns 1 with an entry, 0 at
- * the end, or a negative errno. */
+ * the end, or a negative errno (-EINVAL for a NULL argument or a short
+ * entry, the broker's errors as for nmk_port_open()). */
 NMK_API int nmk_vale_list(uint32_t *cursor, struct nmk_vale_entry *entry, char *errbuf);
-/** Counters of VALE port `name` ("valeX:Y"). */
+/** Counters of VALE port `name` ("valeX:Y"): 0, -ENOENT when there is no
+ * such port, -EINVAL for a bad name or a NULL or short `stats` (which is
+ * then left alone). */
 NMK_API int nmk_vale_get_stats(const char *name, struct nmk_vale_stats *stats, char *errbuf);
 
 /** Returned by a lookup function: flood, or drop the frame. */
@@ -269,7 +288,9 @@ typedef uint32_t (*nmk_vale_lookup_fn)(const uint8_t *frame, uint32_t len, uint3
  * Replace the learning bridge of switch `sw` ("vale0") by `fn` for the
  * frames that this process sends (fn == NULL restores the learning
  * bridge).  Forwarding runs in the sender's txsync, so every process that
- * sends into the switch must register the same function.
+ * sends into the switch must register the same function.  -EINVAL for a
+ * NULL or too long name, -ENOMEM when this process has registered
+ * functions for too many switches.
  */
 NMK_API int nmk_vale_set_lookup(const char *sw, nmk_vale_lookup_fn fn, void *priv);
 
