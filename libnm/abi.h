@@ -14,9 +14,36 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The size of a struct's first released (NMKIT_0.1) layout: through its
- * last field of that release, whatever is appended later. */
+#include <nmkit/nmkit.h>
+
+/* The bytes of `type` through field `last`. */
 #define NMK_ABI_SIZE(type, last) (offsetof(type, last) + sizeof(((type *)0)->last))
+
+/* The first released (NMKIT_0.1) layouts: a smaller .size is refused.
+ * Never change these; fields appended later do not move them. */
+#define NMK_OPEN_PARAMS_SIZE_0_1 NMK_ABI_SIZE(struct nmk_open_params, add_flags)
+#define NMK_PORT_INFO_SIZE_0_1   NMK_ABI_SIZE(struct nmk_port_info, extra_bufs)
+#define NMK_VALE_STATS_SIZE_0_1  NMK_ABI_SIZE(struct nmk_vale_stats, drop_nodest)
+#define NMK_VALE_ENTRY_SIZE_0_1  NMK_ABI_SIZE(struct nmk_vale_entry, attached)
+#define NMK_VALE_CONF_SIZE_0_1   NMK_ABI_SIZE(struct nmk_vale_conf, rx_rings)
+#define NMK_DRIVER_INFO_SIZE_0_1 NMK_ABI_SIZE(struct nmk_driver_info, path)
+
+/*
+ * The library's layouts end at their last field, with no tail padding: a
+ * field appended later then grows sizeof by all of its bytes (with explicit
+ * padding before it if it needs alignment), so that the .size the library
+ * reports tells exactly which fields a struct holds.  When appending, name
+ * the new last field here.
+ */
+#define NMK_ABI_ENDS_AT(type, last) \
+	_Static_assert(sizeof(type) == NMK_ABI_SIZE(type, last), \
+		       #type " must end at " #last ", with no tail padding")
+NMK_ABI_ENDS_AT(struct nmk_open_params, add_flags);
+NMK_ABI_ENDS_AT(struct nmk_port_info, extra_bufs);
+NMK_ABI_ENDS_AT(struct nmk_vale_stats, drop_nodest);
+NMK_ABI_ENDS_AT(struct nmk_vale_entry, attached);
+NMK_ABI_ENDS_AT(struct nmk_vale_conf, rx_rings);
+NMK_ABI_ENDS_AT(struct nmk_driver_info, path);
 
 /* The caller's size of a sized struct (its first field). */
 static inline uint32_t nmk_abi_size(const void *s)

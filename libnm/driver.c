@@ -470,7 +470,7 @@ int nmk_driver_list(unsigned index, struct nmk_driver_info *out, char *errbuf)
 			snprintf(errbuf, NMK_ERRBUF_SIZE, "nmk_driver_list: info is NULL");
 		return -EINVAL;
 	}
-	int ret = nmk_abi_check(out, NMK_ABI_SIZE(struct nmk_driver_info, path), "nmk_driver_list",
+	int ret = nmk_abi_check(out, NMK_DRIVER_INFO_SIZE_0_1, "nmk_driver_list",
 				"nmk_driver_info", errbuf, NMK_ERRBUF_SIZE);
 	if (ret < 0)
 		return ret;

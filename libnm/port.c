@@ -533,7 +533,7 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 	struct nmk_open_params op = NMK_OPEN_PARAMS_INIT;
 	if (params) {
 		ret = nmk_abi_copy_in(&op, sizeof(op), params,
-				      NMK_ABI_SIZE(struct nmk_open_params, add_flags),
+				      NMK_OPEN_PARAMS_SIZE_0_1,
 				      "nmk_port_open_ext", "nmk_open_params", errbuf, NMK_ERRBUF_SIZE);
 		if (ret < 0) {
 			errno = -ret;

@@ -79,7 +79,7 @@ static int ctl(uint16_t type, const char *name, const struct nmk_vale_conf *conf
 	m.flags = flags;
 	if (conf) {
 		struct nmk_vale_conf c;
-		int ret = nmk_abi_copy_in(&c, sizeof(c), conf, NMK_ABI_SIZE(struct nmk_vale_conf, rx_rings),
+		int ret = nmk_abi_copy_in(&c, sizeof(c), conf, NMK_VALE_CONF_SIZE_0_1,
 					  "nmk_vale_newif", "nmk_vale_conf", errbuf, NMK_ERRBUF_SIZE);
 		if (ret < 0)
 			return ret;
@@ -166,7 +166,7 @@ int nmk_vale_list(uint32_t *cursor, struct nmk_vale_entry *entry, char *errbuf)
 		set_err(errbuf, "nmk_vale_list: %s is NULL", cursor ? "entry" : "cursor");
 		return -EINVAL;
 	}
-	int ret = nmk_abi_check(entry, NMK_ABI_SIZE(struct nmk_vale_entry, attached), "nmk_vale_list",
+	int ret = nmk_abi_check(entry, NMK_VALE_ENTRY_SIZE_0_1, "nmk_vale_list",
 				"nmk_vale_entry", errbuf, NMK_ERRBUF_SIZE);
 	if (ret < 0)
 		return ret;
@@ -212,7 +212,7 @@ int nmk_vale_get_stats(const char *name, struct nmk_vale_stats *stats, char *err
 		set_err(errbuf, "nmk_vale_get_stats: stats is NULL");
 		return -EINVAL;
 	}
-	int ret = nmk_abi_check(stats, NMK_ABI_SIZE(struct nmk_vale_stats, drop_nodest),
+	int ret = nmk_abi_check(stats, NMK_VALE_STATS_SIZE_0_1,
 				"nmk_vale_get_stats", "nmk_vale_stats", errbuf, NMK_ERRBUF_SIZE);
 	if (ret < 0)
 		return ret;
@@ -251,7 +251,7 @@ int nmk_port_info_by_name(const char *name, struct nmk_port_info *out, char *err
 		set_err(errbuf, "nmk_port_info_by_name: info is NULL");
 		return -EINVAL;
 	}
-	int ret = nmk_abi_check(out, NMK_ABI_SIZE(struct nmk_port_info, extra_bufs),
+	int ret = nmk_abi_check(out, NMK_PORT_INFO_SIZE_0_1,
 				"nmk_port_info_by_name", "nmk_port_info", errbuf, NMK_ERRBUF_SIZE);
 	if (ret < 0)
 		return ret;

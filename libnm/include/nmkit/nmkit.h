@@ -30,7 +30,8 @@
  * first appeared in (NMKIT_0.1 for all of this header); a function never
  * changes its arguments or meaning, a new one goes into a new node.  struct
  * nmk_port is opaque.  Every other struct here begins with `uint32_t size`
- * and grows only by appending fields:
+ * and grows only by appending fields (each growing sizeof, no tail padding
+ * reused):
  *  - the caller sets .size to sizeof the struct it was compiled with (the
  *    NMK_..._INIT macros do, e.g. `struct nmk_vale_stats st =
  *    NMK_VALE_STATS_INIT;`) and the library touches only those bytes;
