@@ -27,6 +27,7 @@
 #include <nmkit/nmkit.h>
 #include <nmkit/nmk_driver.h>
 
+#include "abi.h"
 #include "driver.h"
 
 #ifndef NMKIT_DRIVERDIR
@@ -443,18 +444,23 @@ static void append(char *buf, size_t len, size_t *off, const char *fmt, ...)
 		*off = (size_t)w >= len - *off ? len - 1 : *off + (size_t)w;
 }
 
-int nmk_driver_list(unsigned index, struct nmk_driver_info *info, char *errbuf)
+int nmk_driver_list(unsigned index, struct nmk_driver_info *out, char *errbuf)
 {
 	const struct nmk_driver_set *set = nmk_driver_registry();
+	struct nmk_driver_info di, *info = &di;
 	size_t off;
 
 	if (errbuf)
 		errbuf[0] = '\0';
-	if (!info) {
+	if (!out) {
 		if (errbuf)
 			snprintf(errbuf, NMK_ERRBUF_SIZE, "nmk_driver_list: info is NULL");
 		return -EINVAL;
 	}
+	int ret = nmk_abi_check(out, NMK_DRIVER_INFO_SIZE_0_1, "nmk_driver_list",
+				"nmk_driver_info", errbuf, NMK_ERRBUF_SIZE);
+	if (ret < 0)
+		return ret;
 	if (index >= set->ndrv)
 		return 0;
 	const struct nmk_loaded_driver *l = &set->drv[index];
@@ -476,6 +482,7 @@ int nmk_driver_list(unsigned index, struct nmk_driver_info *info, char *errbuf)
 			append(info->params, sizeof info->params, &off, " (%s)", p->help);
 	}
 	snprintf(info->path, sizeof info->path, "%s", l->path);
+	nmk_abi_copy_out(out, info, sizeof *info);
 	return 1;
 }
 

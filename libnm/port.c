@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "abi.h"
 #include "client.h"
 #include "driver.h"
 #include "nm_os.h"
@@ -93,11 +94,15 @@ static int check_ctrl(const struct nmk_ctrl_hdr *h, const struct nmk_msg_binding
 	return 0;
 }
 
+/* NULL with *errp set: EPROTO for a region that nmkitd described wrongly,
+ * ENOMEM (or mmap's errno) when it cannot be mapped here. */
 static struct nmk_mapping *mapping_get(const struct nmk_msg_binding *b, const int *fds,
-				       unsigned nfds, char *err, size_t errlen)
+				       unsigned nfds, char *err, size_t errlen, int *errp)
 {
 	struct nmk_mapping *mp;
 	int ret;
+
+	*errp = EPROTO;
 
 	for (mp = mappings; mp; mp = mp->next) {
 		if (mp->broker_id == b->broker_id && mp->mem_id == b->reg.nr_mem_id) {
@@ -119,6 +124,7 @@ static struct nmk_mapping *mapping_get(const struct nmk_msg_binding *b, const in
 	mp = calloc(1, sizeof(*mp));
 	if (mp == NULL) {
 		nmk_errbuf(err, errlen, "out of memory");
+		*errp = ENOMEM;
 		return NULL;
 	}
 	mp->broker_id = b->broker_id;
@@ -127,8 +133,9 @@ static struct nmk_mapping *mapping_get(const struct nmk_msg_binding *b, const in
 	mp->base = nm_os_shm_map(fds[0], b->reg.nr_memsize);
 	mp->ctrl = nm_os_shm_map(fds[1], b->ctrl_size);
 	if (mp->base == NULL || mp->ctrl == NULL) {
+		*errp = errno ? errno : ENOMEM;
 		nmk_errbuf(err, errlen, "%s: cannot map region %u (%llu bytes): %s", b->name,
-			b->reg.nr_mem_id, (unsigned long long)b->reg.nr_memsize, strerror(errno));
+			b->reg.nr_mem_id, (unsigned long long)b->reg.nr_memsize, strerror(*errp));
 		goto fail;
 	}
 	const struct nmk_ctrl_hdr *h = mp->ctrl;
@@ -285,19 +292,26 @@ void nmk_wake_bindings(void *arg, const struct nmk_mem *m, uint32_t port_index, 
 
 /* ---- open / adopt / close ----------------------------------------------- */
 
+/* The handle of a registration that nmkitd described.  NULL with *errp set
+ * (ENOMEM, or EPROTO for an impossible description); the fds in fds[] are
+ * closed either way, `fd` is not. */
 static struct nmk_port *port_from_binding(int fd, const struct nmk_msg_binding *b,
 					  const int *fds, unsigned nfds, char *err,
-					  size_t errlen)
+					  size_t errlen, int *errp)
 {
 	struct nmk_port *p = calloc(1, sizeof(*p));
 
+	*errp = EPROTO;
 	if (p == NULL) {
 		nmk_errbuf(err, errlen, "out of memory");
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+		*errp = ENOMEM;
 		return NULL;
 	}
 	p->fd = fd;
 	pthread_mutex_lock(&lib_lock);
-	p->map = mapping_get(b, fds, nfds, err, errlen);
+	p->map = mapping_get(b, fds, nfds, err, errlen, errp);
 	pthread_mutex_unlock(&lib_lock);
 	if (p->map == NULL)
 		goto fail;
@@ -324,6 +338,7 @@ static struct nmk_port *port_from_binding(int fd, const struct nmk_msg_binding *
 	p->rx_view = calloc(nrx + 1, sizeof(*p->rx_view));
 	if (!p->tx_view || !p->rx_view) {
 		nmk_errbuf(err, errlen, "out of memory");
+		*errp = ENOMEM;
 		goto fail;
 	}
 	/* Resolve every bound ring to its kring once, from the netmap_if as
@@ -370,6 +385,7 @@ static struct nmk_port *port_from_binding(int fd, const struct nmk_msg_binding *
 	}
 
 	struct nmk_port_info *info = &p->info;
+	info->size = sizeof(*info);     /* all of it: this library's layout */
 	snprintf(info->name, sizeof(info->name), "%s", b->name);
 	info->mode = reg->nr_mode;
 	info->ringid = reg->nr_ringid;
@@ -526,6 +542,17 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 		errno = EINVAL;
 		return NULL;
 	}
+	/* The caller's parameters, in this library's layout. */
+	struct nmk_open_params op = NMK_OPEN_PARAMS_INIT;
+	if (params) {
+		ret = nmk_abi_copy_in(&op, sizeof(op), params,
+				      NMK_OPEN_PARAMS_SIZE_0_1,
+				      "nmk_port_open_ext", "nmk_open_params", errbuf, NMK_ERRBUF_SIZE);
+		if (ret < 0) {
+			errno = -ret;
+			return NULL;
+		}
+	}
 	/* Like pkt-gen, take a bare name ("x{1", "eth0") as "netmap:<name>";
 	 * a name with a prefix ("netmap:", "vale0:", "afpacket:") as it is. */
 	char full[2 * NMK_NAME_MAX + 16];
@@ -552,7 +579,7 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 	snprintf(req.name, sizeof(req.name), "%s", ps.name);
 	req.reg.nr_mode = ps.mode;
 	req.reg.nr_ringid = ps.ringid;
-	req.reg.nr_flags = ps.flags | (params ? params->add_flags : 0);
+	req.reg.nr_flags = ps.flags | op.add_flags;
 	req.reg.nr_mem_id = ps.mem_id;
 	req.reg.nr_tx_rings = (uint16_t)ps.tx_rings;
 	req.reg.nr_rx_rings = (uint16_t)ps.rx_rings;
@@ -560,7 +587,7 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 	req.reg.nr_host_rx_rings = (uint16_t)ps.host_rx_rings;
 	req.reg.nr_tx_slots = ps.tx_slots;
 	req.reg.nr_rx_slots = ps.rx_slots;
-	req.reg.nr_extra_bufs = params ? params->extra_bufs : 0;
+	req.reg.nr_extra_bufs = op.extra_bufs;
 
 	/* A driver port: the driver runs here; the broker gives it rings. */
 	const struct nmk_driver *drv = NULL;
@@ -603,12 +630,13 @@ struct nmk_port *nmk_port_open_ext(const char *spec, const struct nmk_open_param
 		return NULL;
 	}
 	reply.name[sizeof(reply.name) - 1] = '\0';
-	struct nmk_port *p = port_from_binding(fd, &reply, fds, nfds, errbuf, NMK_ERRBUF_SIZE);
+	int e;
+	struct nmk_port *p = port_from_binding(fd, &reply, fds, nfds, errbuf, NMK_ERRBUF_SIZE, &e);
 	if (p == NULL) {
 		close(fd);
 		if (drv)
 			drv->close(dport);
-		errno = EPROTO;
+		errno = e;
 		return NULL;
 	}
 	if (drv) {
@@ -673,9 +701,10 @@ struct nmk_port *nmk_port_from_fd(int fd, char *errbuf)
 		return NULL;
 	}
 	reply.name[sizeof(reply.name) - 1] = '\0';
-	struct nmk_port *p = port_from_binding(fd, &reply, fds, nfds, errbuf, NMK_ERRBUF_SIZE);
+	int e;
+	struct nmk_port *p = port_from_binding(fd, &reply, fds, nfds, errbuf, NMK_ERRBUF_SIZE, &e);
 	if (p == NULL)
-		errno = EPROTO;
+		errno = e;
 	return p;
 }
 
@@ -740,15 +769,19 @@ void *nmk_port_mem(const struct nmk_port *p)
 
 struct netmap_ring *nmk_port_txring(const struct nmk_port *p, unsigned i)
 {
-	if (i >= p->info.tx_rings || p->tx_view[i].index == NMK_NONE)
+	if (i >= p->info.tx_rings || p->tx_view[i].index == NMK_NONE) {
+		errno = EINVAL;
 		return NULL;
+	}
 	return nmk_view_ring(&p->mem, &p->tx_view[i]);
 }
 
 struct netmap_ring *nmk_port_rxring(const struct nmk_port *p, unsigned i)
 {
-	if (i >= p->info.rx_rings || p->rx_view[i].index == NMK_NONE)
+	if (i >= p->info.rx_rings || p->rx_view[i].index == NMK_NONE) {
+		errno = EINVAL;
 		return NULL;
+	}
 	return nmk_view_ring(&p->mem, &p->rx_view[i]);
 }
 

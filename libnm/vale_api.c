@@ -14,18 +14,23 @@
 #include <nmkit/nmkit.h>
 #include <nmkit/nmk_util.h>
 
+#include "abi.h"
 #include "client.h"
 #include "forward.h"
 #include "proto.h"
 
 
-/* One request on a fresh connection. */
-static int call(uint16_t type, const void *body, uint32_t len, void *reply, uint32_t rlen,
-		char *errbuf)
+/* One request on a fresh connection.  *reached (may be NULL) tells a
+ * status of the broker's from a failure to reach or start it: ENOENT, say,
+ * is either "no such port" or "no nmkitd program". */
+static int call_ex(uint16_t type, const void *body, uint32_t len, void *reply, uint32_t rlen,
+		   char *errbuf, int *reached)
 {
 	char err[NMK_ERRBUF_SIZE];
 	int fd = nmk_broker_connect(err, sizeof(err));
 
+	if (reached)
+		*reached = fd >= 0;
 	if (fd < 0) {
 		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "%s", err);
 		return fd;
@@ -42,6 +47,12 @@ static int call(uint16_t type, const void *body, uint32_t len, void *reply, uint
 	return ret;
 }
 
+static int call(uint16_t type, const void *body, uint32_t len, void *reply, uint32_t rlen,
+		char *errbuf)
+{
+	return call_ex(type, body, len, reply, rlen, errbuf, NULL);
+}
+
 static int ctl(uint16_t type, const char *name, const struct nmk_vale_conf *conf, uint16_t flags,
 	       char *errbuf)
 {
@@ -55,10 +66,15 @@ static int ctl(uint16_t type, const char *name, const struct nmk_vale_conf *conf
 	snprintf(m.name, sizeof(m.name), "%s", name);
 	m.flags = flags;
 	if (conf) {
-		m.tx_slots = conf->tx_slots;
-		m.rx_slots = conf->rx_slots;
-		m.tx_rings = conf->tx_rings;
-		m.rx_rings = conf->rx_rings;
+		struct nmk_vale_conf c;
+		int ret = nmk_abi_copy_in(&c, sizeof(c), conf, NMK_VALE_CONF_SIZE_0_1,
+					  "nmk_vale_newif", "nmk_vale_conf", errbuf, NMK_ERRBUF_SIZE);
+		if (ret < 0)
+			return ret;
+		m.tx_slots = c.tx_slots;
+		m.rx_slots = c.rx_slots;
+		m.tx_rings = c.tx_rings;
+		m.rx_rings = c.rx_rings;
 	}
 	int ret = call(type, &m, sizeof(m), &m, sizeof(m), errbuf);
 	if (ret == 0 && (type == NMK_MSG_VALE_ATTACH || type == NMK_MSG_VALE_DETACH))
@@ -129,16 +145,26 @@ int nmk_vale_detach_host(const char *name, char *errbuf)
 	return ret < 0 ? ret : nret;
 }
 
-int nmk_vale_list(uint32_t *cursor, struct nmk_vale_entry *e, char *errbuf)
+int nmk_vale_list(uint32_t *cursor, struct nmk_vale_entry *entry, char *errbuf)
 {
 	struct nmk_msg_list l;
+	struct nmk_vale_entry ent, *e = &ent;
 
+	if (cursor == NULL || entry == NULL) {
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "nmk_vale_list: %s is NULL", cursor ? "entry" : "cursor");
+		return -EINVAL;
+	}
+	int ret = nmk_abi_check(entry, NMK_VALE_ENTRY_SIZE_0_1, "nmk_vale_list",
+				"nmk_vale_entry", errbuf, NMK_ERRBUF_SIZE);
+	if (ret < 0)
+		return ret;
 	for (;;) {
 		memset(&l, 0, sizeof(l));
 		l.index = *cursor;
-		int ret = call(NMK_MSG_LIST, &l, sizeof(l), &l, sizeof(l), errbuf);
-		if (ret == -ENOENT)
-			return 0;
+		int reached;
+		ret = call_ex(NMK_MSG_LIST, &l, sizeof(l), &l, sizeof(l), errbuf, &reached);
+		if (ret == -ENOENT && reached)
+			return 0;       /* the broker's "past the last port" */
 		if (ret < 0)
 			return ret;
 		*cursor = l.next;
@@ -155,23 +181,34 @@ int nmk_vale_list(uint32_t *cursor, struct nmk_vale_entry *e, char *errbuf)
 		e->mem_id = l.mem_id;
 		e->persistent = l.kind == NMK_LIST_PERSISTENT;
 		e->attached = l.attached;
+		nmk_abi_copy_out(entry, e, sizeof(*e));
 		return 1;
 	}
 }
 
-int nmk_vale_get_stats(const char *name, struct nmk_vale_stats *st, char *errbuf)
+int nmk_vale_get_stats(const char *name, struct nmk_vale_stats *stats, char *errbuf)
 {
 	struct nmk_msg_vale_stats m;
+	struct nmk_vale_stats s, *st = &s;
 
 	memset(&m, 0, sizeof(m));
 	if (name == NULL || strlen(name) >= sizeof(m.name)) {
 		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "%s: name missing or too long", name ? name : "(null)");
 		return -EINVAL;
 	}
-	snprintf(m.name, sizeof(m.name), "%s", name);
-	int ret = call(NMK_MSG_VALE_STATS, &m, sizeof(m), &m, sizeof(m), errbuf);
+	if (stats == NULL) {
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "nmk_vale_get_stats: stats is NULL");
+		return -EINVAL;
+	}
+	int ret = nmk_abi_check(stats, NMK_VALE_STATS_SIZE_0_1,
+				"nmk_vale_get_stats", "nmk_vale_stats", errbuf, NMK_ERRBUF_SIZE);
 	if (ret < 0)
 		return ret;
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	ret = call(NMK_MSG_VALE_STATS, &m, sizeof(m), &m, sizeof(m), errbuf);
+	if (ret < 0)
+		return ret;
+	memset(st, 0, sizeof(*st));
 	st->port_index = m.port_index;
 	st->tx_packets = m.tx_packets;
 	st->tx_bytes = m.tx_bytes;
@@ -182,6 +219,7 @@ int nmk_vale_get_stats(const char *name, struct nmk_vale_stats *st, char *errbuf
 	st->drop_full = m.drop_full;
 	st->drop_invalid = m.drop_invalid;
 	st->drop_nodest = m.drop_nodest;
+	nmk_abi_copy_out(stats, st, sizeof(*st));
 	return 0;
 }
 
@@ -192,10 +230,19 @@ int nmk_vale_set_lookup(const char *sw, nmk_vale_lookup_fn fn, void *priv)
 	return nmk_vale_lookup_register(sw, fn, priv);
 }
 
-int nmk_port_info_by_name(const char *name, struct nmk_port_info *info, char *errbuf)
+int nmk_port_info_by_name(const char *name, struct nmk_port_info *out, char *errbuf)
 {
 	struct nmk_msg_port_info m;
+	struct nmk_port_info pi, *info = &pi;
 
+	if (out == NULL) {
+		nmk_errbuf(errbuf, NMK_ERRBUF_SIZE, "nmk_port_info_by_name: info is NULL");
+		return -EINVAL;
+	}
+	int ret = nmk_abi_check(out, NMK_PORT_INFO_SIZE_0_1,
+				"nmk_port_info_by_name", "nmk_port_info", errbuf, NMK_ERRBUF_SIZE);
+	if (ret < 0)
+		return ret;
 	memset(&m, 0, sizeof(m));
 	if (name == NULL)
 		name = "";
@@ -207,7 +254,7 @@ int nmk_port_info_by_name(const char *name, struct nmk_port_info *info, char *er
 		return -EINVAL;
 	}
 	snprintf(m.name, sizeof(m.name), "%s", name);
-	int ret = call(NMK_MSG_PORT_INFO, &m, sizeof(m), &m, sizeof(m), errbuf);
+	ret = call(NMK_MSG_PORT_INFO, &m, sizeof(m), &m, sizeof(m), errbuf);
 	if (ret < 0)
 		return ret;
 	memset(info, 0, sizeof(*info));
@@ -218,5 +265,6 @@ int nmk_port_info_by_name(const char *name, struct nmk_port_info *info, char *er
 	info->tx_rings = m.info.nr_tx_rings;
 	info->rx_rings = m.info.nr_rx_rings;
 	info->mem_id = m.info.nr_mem_id;
+	nmk_abi_copy_out(out, info, sizeof(*info));
 	return 0;
 }

@@ -341,7 +341,7 @@ static void test_registry_and_valectl(void **state)
 	(void)state;
 	char *dir = plugin_dir("good", "badabi", "nosym", NULL);
 	char err[NMK_ERRBUF_SIZE], msg[512];
-	struct nmk_driver_info di;
+	struct nmk_driver_info di = NMK_DRIVER_INFO_INIT;
 
 	assert_int_equal(setenv("NMKIT_DRIVER_PATH", dir, 1), 0);
 	const struct nmk_driver *d = nmk_driver_find("td");

@@ -511,9 +511,10 @@ static void test_sharing(void **state)
 static void test_extra_bufs(void **state)
 {
 	char spec[64], slave[64], err[NMK_ERRBUF_SIZE] = "";
-	struct nmk_open_params params = { .extra_bufs = 100 };
+	struct nmk_open_params params = NMK_OPEN_PARAMS_INIT;
 
 	(void)state;
+	params.extra_bufs = 100;
 	pipe_name(spec, sizeof(spec), "re", '{', 1, NULL);
 	pipe_name(slave, sizeof(slave), "re", '}', 1, NULL);
 	struct nmk_port *p = nmk_port_open_ext(spec, &params, err);

@@ -442,6 +442,7 @@ static int ring_get(struct netmap_ring *r, uint8_t *buf, uint32_t cap, uint32_t 
 static void sw_stats(const char *port, struct nmk_vale_stats *st)
 {
 	char err[NMK_ERRBUF_SIZE];
+	*st = (struct nmk_vale_stats)NMK_VALE_STATS_INIT;
 	int r = nmk_vale_get_stats(port, st, err);
 
 	if (r < 0)
@@ -1249,7 +1250,7 @@ static int run_kill_receiver(const void *a)
 static void dump_rx_ring(const char *sw, const char *name)
 {
 	char probe[32], err[NMK_ERRBUF_SIZE];
-	struct nmk_vale_stats st;
+	struct nmk_vale_stats st = NMK_VALE_STATS_INIT;
 
 	snprintf(probe, sizeof(probe), "%s:probe", sw);
 	if (nmk_vale_get_stats(name, &st, err) < 0) {
@@ -1433,7 +1434,7 @@ static void test_kill_senders(void **state)
 	unsigned left = 0;
 	double tl = tu_now() + 3;
 	do {
-		struct nmk_vale_entry e;
+		struct nmk_vale_entry e = NMK_VALE_ENTRY_INIT;
 		uint32_t cur = 0;
 		int r;
 		left = 0;
@@ -1700,7 +1701,7 @@ static void test_lookup(void **state)
 		mac_of(mac[i], 0xa0 + (uint32_t)i);
 	}
 	/* The indices, as vale-ctl lists them. */
-	struct nmk_vale_entry e;
+	struct nmk_vale_entry e = NMK_VALE_ENTRY_INIT;
 	uint32_t cur = 0, found = 0;
 	int r;
 	while ((r = nmk_vale_list(&cur, &e, err)) > 0) {

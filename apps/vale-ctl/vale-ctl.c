@@ -83,7 +83,7 @@ static int parse_conf(const char *spec, struct nmk_vale_conf *c)
 static int list_plain(void)
 {
 	char err[NMK_ERRBUF_SIZE];
-	struct nmk_vale_entry e;
+	struct nmk_vale_entry e = NMK_VALE_ENTRY_INIT;
 	uint32_t cur = 0;
 	int r;
 
@@ -97,7 +97,7 @@ static int list_plain(void)
 static int list_one(const char *name)
 {
 	char err[NMK_ERRBUF_SIZE];
-	struct nmk_vale_entry e;
+	struct nmk_vale_entry e = NMK_VALE_ENTRY_INIT;
 	uint32_t cur = 0;
 	int r;
 
@@ -117,7 +117,7 @@ static int list_one(const char *name)
 static int list_counters(void)
 {
 	char err[NMK_ERRBUF_SIZE];
-	struct nmk_vale_entry e;
+	struct nmk_vale_entry e = NMK_VALE_ENTRY_INIT;
 	uint32_t cur = 0;
 	int r, n = 0;
 
@@ -125,10 +125,9 @@ static int list_counters(void)
 	       "fds", "tx_pkts", "rx_pkts", "forwarded", "flooded", "drop_full", "drop_inval",
 	       "drop_nodst");
 	while ((r = nmk_vale_list(&cur, &e, err)) > 0) {
-		struct nmk_vale_stats st;
+		struct nmk_vale_stats st = NMK_VALE_STATS_INIT;
 		char bridge[16] = "-";
-		memset(&st, 0, sizeof(st));
-		nmk_vale_get_stats(e.name, &st, NULL);
+		nmk_vale_get_stats(e.name, &st, NULL);  /* zeros when it has none */
 		if (e.switch_name[0])
 			snprintf(bridge, sizeof(bridge), "%" PRIu32, e.switch_index);
 		printf("%-24s %6s %6" PRIu32 " %4" PRIu32 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64
@@ -148,7 +147,7 @@ static int list_counters(void)
 static int list_drivers(void)
 {
 	char err[NMK_ERRBUF_SIZE] = "", msg[1024];
-	struct nmk_driver_info di;
+	struct nmk_driver_info di = NMK_DRIVER_INFO_INIT;
 	unsigned i;
 	int r;
 
@@ -190,7 +189,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	char err[NMK_ERRBUF_SIZE] = "";
-	struct nmk_vale_conf conf = { 0 };
+	struct nmk_vale_conf conf = NMK_VALE_CONF_INIT;
 	const char *name = NULL;
 	int cmd = 0, verbose = 0, c;
 
@@ -258,7 +257,7 @@ int main(int argc, char **argv)
 		if (r < 0)
 			return fail("create", name, r, err);
 		if (verbose) {
-			struct nmk_port_info pi;
+			struct nmk_port_info pi = NMK_PORT_INFO_INIT;
 			if (nmk_port_info_by_name(name, &pi, err) == 0)
 				printf("%s: tx_slots %u rx_slots %u tx_rings %u rx_rings %u mem_id %u\n",
 				       name, pi.tx_slots, pi.rx_slots, pi.tx_rings, pi.rx_rings, pi.mem_id);
@@ -287,7 +286,7 @@ int main(int argc, char **argv)
 		return fail(cmd == 'p' ? "enable polling on" : "disable polling on", name, -EOPNOTSUPP,
 			    "polling applies to attached NICs, and no NIC driver is available");
 	case 'g': {
-		struct nmk_port_info pi;
+		struct nmk_port_info pi = NMK_PORT_INFO_INIT;
 		r = nmk_port_info_by_name(name, &pi, err);
 		if (r < 0)
 			return fail("get info of", name, r, err);
