@@ -853,7 +853,8 @@ static double tp_session(const struct tp_role *roles, unsigned nroles, unsigned 
 		unsigned n = 0;
 
 		snprintf(tp[i].prefix, sizeof(tp[i].prefix), "nmbench-%c%d-%u", r->tag, (int)getpid(), seq);
-		snprintf(tp[i].log, sizeof(tp[i].log), "/tmp/%s.log", tp[i].prefix);
+		snprintf(tp[i].log, sizeof(tp[i].log), "/tmp/nmbench-%c%d-%u.log", r->tag, (int)getpid(),
+			 seq);
 		snprintf(fwd[i], sizeof(fwd[i]), "--forward-mode=%s", r->fwd);
 		argv[n++] = STDBUF;
 		argv[n++] = "-oL";
