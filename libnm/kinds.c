@@ -55,6 +55,10 @@ int nmk_kring_sync(const struct nmk_mem *m, struct nmk_kring_view *v, int dir,
 	int locked = nmk_kring_tryget(k, v);
 	if (locked == 1)
 		return 1;
+	/* What other processes may have written over our kring's constants
+	 * goes back first: senders read them to find this ring. */
+	char restored[160];
+	int fault = nmk_kring_restore(m, v, restored, sizeof(restored));
 	struct nmk_sync s = {
 		.m = m, .k = k, .v = v, .ring = nmk_view_ring(m, v),
 		.hwcur = atomic_load_explicit(&k->hwcur, memory_order_relaxed) % n, .ctx = ctx,
@@ -77,11 +81,14 @@ int nmk_kring_sync(const struct nmk_mem *m, struct nmk_kring_view *v, int dir,
 	}
 out:
 	nmk_kring_put(k);
-	if (locked < 0 && ret == 0) {
+	if (ret == 0 && locked < 0) {
 		nmk_errbuf(ctx->err, ctx->errlen,
 			   "%s ring %u: its sync lock was held by pid %u for over %llu s (stuck or forged); taken over",
 			   dir == NMK_DIR_TX ? "tx" : "rx", v->ring_id, v->busy_seen,
 			   NMK_SYNC_STUCK_NS / 1000000000ull);
+		ret = -EIO;
+	} else if (ret == 0 && fault < 0) {
+		nmk_errbuf(ctx->err, ctx->errlen, "%s", restored);
 		ret = -EIO;
 	}
 	return ret;

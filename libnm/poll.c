@@ -23,6 +23,7 @@
 #include "port.h"
 
 #define WANT_RX (POLLIN | POLLRDNORM)
+#define NMK_POLL_RECHECK_MS 250
 #define WANT_TX (POLLOUT | POLLWRNORM)
 
 /*
@@ -231,7 +232,16 @@ static int poll_loop(struct nmk_port **ports, struct pollfd *fds, nfds_t n, int 
 					sys[i].fd = nmk_port_sleep_fd(ports[i], fds[i].events,
 								      &sys[i].events);
 			}
-			if (poll(sys, n, left) < 0) {
+			/* The wake-up that ends this sleep depends on words in
+			 * shared memory (the armed bits, the kring's port, the
+			 * binding ids) that another client could overwrite: never
+			 * sleep longer than NMK_POLL_RECHECK_MS without looking at
+			 * the rings again. */
+			int nap = left;
+			for (nfds_t i = 0; i < n; i++)
+				if (ports[i] && (nap < 0 || nap > NMK_POLL_RECHECK_MS))
+					nap = NMK_POLL_RECHECK_MS;
+			if (poll(sys, n, nap) < 0) {
 				/* EINTR included: return as poll(2) would. */
 				int e = errno;
 				disarm_all(ports, fds, n);

@@ -200,6 +200,28 @@ int nmk_learn_attach(struct nmk_learn *h, void *mem, uint32_t nentries, uint32_t
 	return 0;
 }
 
+int nmk_learn_repair(const struct nmk_learn *h, uint32_t max_age_s)
+{
+	struct nmk_learn_table *t = h->t;
+	int fixed = t->magic != LEARN_MAGIC || t->version != LEARN_VERSION ||
+		    t->nentries != h->nentries || t->bucket_mask != h->bucket_mask ||
+		    t->hash_shift != h->hash_shift ||
+		    atomic_load_explicit(&t->max_age_s, memory_order_relaxed) != max_age_s ||
+		    atomic_load_explicit(&t->port_limit, memory_order_relaxed) != h->port_limit;
+
+	if (fixed) {
+		t->version = LEARN_VERSION;
+		t->nentries = h->nentries;
+		t->bucket_mask = h->bucket_mask;
+		t->hash_shift = h->hash_shift;
+		atomic_store_explicit(&t->max_age_s, max_age_s, memory_order_relaxed);
+		atomic_store_explicit(&t->port_limit, h->port_limit, memory_order_relaxed);
+		atomic_thread_fence(memory_order_release);
+		t->magic = LEARN_MAGIC;
+	}
+	return fixed;
+}
+
 void nmk_learn_set_max_age(const struct nmk_learn *h, uint32_t max_age_s)
 {
 	atomic_store_explicit(&h->t->max_age_s, max_age_s, memory_order_relaxed);

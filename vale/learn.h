@@ -129,6 +129,13 @@ void nmk_learn_set_max_age(const struct nmk_learn *h, uint32_t max_age_s);
  */
 void nmk_learn_set_nports(struct nmk_learn *h, uint32_t nports);
 
+/*
+ * Put the table's header back as handle h and `max_age_s` say, keeping the
+ * entries: for the owner of the table (the broker) when a client wrote
+ * over it.  Returns 1 when something had to be fixed, else 0.
+ */
+int nmk_learn_repair(const struct nmk_learn *h, uint32_t max_age_s);
+
 /* Count live (not free, not aged-out) entries (for vale-ctl / tests). */
 uint32_t nmk_learn_count(const struct nmk_learn *h, uint32_t now_s);
 

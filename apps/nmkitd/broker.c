@@ -200,6 +200,8 @@ void broker_defer_free(struct broker *b, struct port *p)
 {
 	struct deferred *d = malloc(sizeof(*d));
 
+	p->leaving = true;      /* its rings stay stopped: broker_audit leaves it alone */
+
 	if (d == NULL)
 		return;         /* leaked until the broker goes: safe, never reused */
 	d->p = p;
@@ -219,6 +221,51 @@ bool broker_reap(struct broker *b)
 		}
 	}
 	return b->deferred != NULL;
+}
+
+/* ---- repairs ---------------------------------------------------------------- */
+
+static void audit_ring(struct port *p, struct ring_use *u, void *arg)
+{
+	struct broker *b = arg;
+	char what[160];
+
+	if (nmk_kring_restore(&p->r->m, &u->v, what, sizeof(what)) < 0)
+		blog(b, LOG_WARNING, "%s: %s", p->name, what);
+}
+
+/* The binding table of p: each registration's id in its slot, 0 elsewhere
+ * (wake-ups go by these ids). */
+static void audit_bindings(struct broker *br, struct port *p)
+{
+	struct nmk_ctrl_port *cp = nmk_ctrl_port_at(&p->r->m, p->port_index);
+	uint64_t want[NMK_MAX_BINDINGS] = { 0 };
+	bool fixed = false;
+
+	for (struct binding *b = p->bindings; b; b = b->next)
+		want[b->slot] = b->id;
+	for (uint32_t s = 0; s < NMK_MAX_BINDINGS; s++) {
+		if (atomic_load_explicit(&cp->binding[s], memory_order_relaxed) != want[s]) {
+			atomic_store(&cp->binding[s], want[s]);
+			fixed = true;
+		}
+	}
+	if (fixed)
+		blog(br, LOG_WARNING, "%s: its binding table was overwritten by a client; restored",
+		     p->name);
+}
+
+void broker_audit(struct broker *b)
+{
+	for (struct port *p = b->ports; p; p = p->next) {
+		if (p->leaving || p->port_index == NMK_NONE)
+			continue;
+		port_each_ring(p, audit_ring, b);
+		audit_bindings(b, p);
+		if (p->kind->audit)
+			p->kind->audit(b, p);
+	}
+	vale_audit_switches(b);
 }
 
 /* ---- REGISTER ----------------------------------------------------------- */

@@ -81,6 +81,17 @@ void broker_defer_free(struct broker *b, struct port *p);
 /* Offer every deferred port to its kind's reap; true while some wait. */
 bool broker_reap(struct broker *b);
 
+/*
+ * Put back what clients overwrote of the shared state the broker owns:
+ * every ring's kring constants, every port's binding table, and each
+ * kind's own (a switch's port table and headers), logging what it found.
+ * Run every BROKER_AUDIT_MS while ports exist: a client that rewrote a
+ * word senders read (a ring's slot count, a port table entry) would
+ * otherwise make a receiver starve silently.
+ */
+#define BROKER_AUDIT_MS 250
+void broker_audit(struct broker *b);
+
 /* Wake every binding of port p (armed or not). */
 void port_wake_all(struct port *p);
 

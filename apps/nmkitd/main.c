@@ -194,7 +194,7 @@ static void serve(struct broker *b, int lfd)
 	struct pollfd *pfds = NULL;
 	struct conn **owners = NULL;
 	size_t cap = 0;
-	uint64_t idle_since = nm_os_now_ns();
+	uint64_t idle_since = nm_os_now_ns(), next_audit = 0;
 
 	while (!stop_requested) {
 		size_t n = 2 + b->nconns;
@@ -216,6 +216,15 @@ static void serve(struct broker *b, int lfd)
 		}
 		bool reaping = broker_reap(b) | vale_reap(b);
 		int timeout = reaping ? 10 : b->cfg.idle_exit ? 1000 : -1;
+		if (b->ports) {
+			uint64_t now = nm_os_now_ns();
+			if (now >= next_audit) {
+				broker_audit(b);
+				next_audit = now + BROKER_AUDIT_MS * 1000000ull;
+			}
+			if (timeout < 0 || timeout > BROKER_AUDIT_MS)
+				timeout = BROKER_AUDIT_MS;
+		}
 		int r = poll(pfds, i, timeout);
 		if (r < 0 && errno != EINTR) {
 			blog(b, LOG_ERR, "poll: %s", strerror(errno));

@@ -370,7 +370,7 @@ int port_ring_create(struct port *p, bool tx, uint32_t i, uint32_t slots, uint32
 	free(bufs);
 	struct nmk_kring_view v = {
 		.index = k, .num_slots = slots, .kind = kind, .port = p->port_index,
-		.peer = NMK_NONE, .vport = p->vport, .gen = gen,
+		.peer = NMK_NONE, .vport = p->vport, .gen = gen, .flags = flags,
 		.dir = tx ? NMK_DIR_TX : NMK_DIR_RX, .ring_id = (uint16_t)i,
 	};
 	struct nmk_kring *kr = nmk_kring_at(&r->m, k);

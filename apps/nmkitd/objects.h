@@ -69,6 +69,9 @@ struct port_kind {
 	bool (*reap)(struct broker *b, struct port *p);
 	/* Fill what LIST says of it beyond the common fields.  NULL: nothing. */
 	void (*describe)(struct broker *b, const struct port *p, struct nmk_msg_list *l);
+	/* Put back what clients overwrote of the kind's own shared state of p
+	 * (broker_audit).  NULL: it has none beyond its rings. */
+	void (*audit)(struct broker *b, struct port *p);
 	uint8_t list_kind;              /* LIST's kind field (proto.h) */
 };
 
@@ -96,6 +99,7 @@ struct port {
 	void *owner_obj;                /* the pipe pair, the switch, the monitor */
 	uint32_t vport;                 /* VALE: slot in the switch */
 	bool persistent;                /* VALE: created by NEWIF */
+	bool leaving;                   /* stopped, waiting to be freed (broker_defer_free) */
 	int end;                        /* pipes: 0 master '{', 1 slave '}' */
 };
 

@@ -43,6 +43,7 @@ struct vswitch {
 	struct port **slots;            /* by switch port index */
 	uint32_t *gens;
 	unsigned nports;                /* slots in use (active or stopping) */
+	uint32_t max_active;            /* highest slot ever used + 1 (the header's scan bound) */
 	uint64_t recover_until;         /* retry dead senders' leases until (ns) */
 };
 
@@ -315,8 +316,9 @@ static struct port *port_create(struct broker *b, struct vswitch *s, const char 
 	atomic_store_explicit(&vp->state, NMK_VPORT_ACTIVE, memory_order_release);
 	struct nmk_vale_hdr *h = vhdr(s);
 	atomic_fetch_add(&h->nactive, 1);
-	if (atomic_load(&h->max_active) < slot + 1)
-		atomic_store(&h->max_active, slot + 1);
+	if (s->max_active < slot + 1)
+		s->max_active = slot + 1;
+	atomic_store(&h->max_active, s->max_active);
 	s->slots[slot] = p;
 	s->nports++;
 	*status = 0;
@@ -744,6 +746,65 @@ struct port *vale_persistent_port(struct broker *b, const char *name)
 	return ps ? ps->live : NULL;
 }
 
+/* ---- repairs ------------------------------------------------------------------ */
+
+/* p's entry in its switch's port table, as the broker made it. */
+static void vale_audit(struct broker *b, struct port *p)
+{
+	struct vswitch *s = p->owner_obj;
+	struct nmk_vale_port *vp = vport_at(s, p->vport);
+	uint32_t gen = p->ntx ? p->tx[0].v.gen : p->rx[0].v.gen;
+	bool fixed = false;
+
+#define FIX(field, value)                                                       \
+	do {                                                                    \
+		if (*(volatile uint32_t *)&vp->field != (value)) {              \
+			*(volatile uint32_t *)&vp->field = (value);             \
+			fixed = true;                                           \
+		}                                                               \
+	} while (0)
+	FIX(gen, gen);
+	FIX(ctrl_port, p->port_index);
+	FIX(nrx, p->nrx);
+	FIX(ntx, p->ntx);
+	for (uint32_t i = 0; i < p->nrx && i < NMK_VALE_MAXRINGS; i++)
+		FIX(rx_kring[i], p->rx[i].v.index);
+#undef FIX
+	if (atomic_load_explicit(&vp->state, memory_order_acquire) != NMK_VPORT_ACTIVE) {
+		atomic_store_explicit(&vp->state, NMK_VPORT_ACTIVE, memory_order_release);
+		fixed = true;
+	}
+	if (fixed)
+		blog(b, LOG_WARNING, "%s: its entry in the port table of %s was overwritten by a client; restored",
+		     p->name, s->name);
+}
+
+void vale_audit_switches(struct broker *b)
+{
+	for (struct vswitch *s = b->switches; s; s = s->next) {
+		struct nmk_vale_hdr *h = vhdr(s);
+		bool fixed = false;
+		if (memcmp(h->name, s->name, sizeof(h->name)) != 0) {
+			memcpy(h->name, s->name, sizeof(h->name));
+			fixed = true;
+		}
+		if (*(volatile uint32_t *)&h->max_ports != s->max_ports ||
+		    *(volatile uint32_t *)&h->learn_entries != s->vl.learn_entries ||
+		    atomic_load(&h->max_active) != s->max_active ||
+		    atomic_load(&h->learn_age_s) != b->cfg.vale_age) {
+			h->max_ports = s->max_ports;
+			h->learn_entries = s->vl.learn_entries;
+			atomic_store(&h->max_active, s->max_active);
+			atomic_store(&h->learn_age_s, b->cfg.vale_age);
+			fixed = true;
+		}
+		fixed |= nmk_learn_repair(&s->learn, b->cfg.vale_age) != 0;
+		if (fixed)
+			blog(b, LOG_WARNING, "%s: its header or learning table header was overwritten by a client; restored",
+			     s->name);
+	}
+}
+
 static void vale_describe(struct broker *b, const struct port *p, struct nmk_msg_list *l)
 {
 	struct vswitch *s = p->owner_obj;
@@ -772,5 +833,6 @@ const struct port_kind vale_kind = {
 	.binding_gone = vale_binding_gone,
 	.reap = vale_reap_port,
 	.describe = vale_describe,
+	.audit = vale_audit,
 	.list_kind = NMK_LIST_VALE,
 };

@@ -18,6 +18,9 @@ int vale_name_split(const char *name, char *sw, size_t swlen, const char **port,
  * client lately; true while some still retry. */
 bool vale_reap(struct broker *b);
 int vale_stats(struct broker *b, struct port *p, struct nmk_msg_vale_stats *out);
+/* Put back switch headers and learning table headers that clients
+ * overwrote (broker_audit). */
+void vale_audit_switches(struct broker *b);
 
 /* Persistent ports (vale-ctl -n/-r/-a/-d). */
 int vale_newif(struct broker *b, struct nmk_msg_vale_ctl *m, const struct nm_os_cred *cred,

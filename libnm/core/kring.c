@@ -36,6 +36,7 @@ int nmk_kring_view_load(const struct nmk_mem *m, uint32_t index, struct nmk_krin
 		.peer = *(const volatile uint32_t *)&k->peer,
 		.vport = *(const volatile uint32_t *)&k->vport,
 		.gen = *(const volatile uint32_t *)&k->gen,
+		.flags = *(const volatile uint32_t *)&k->flags,
 		.dir = *(const volatile uint16_t *)&k->dir,
 		.ring_id = *(const volatile uint16_t *)&k->ring_id,
 	};
@@ -56,6 +57,44 @@ int nmk_kring_view_load(const struct nmk_mem *m, uint32_t index, struct nmk_krin
 	}
 	*v = out;
 	return 0;
+}
+
+int nmk_kring_restore(const struct nmk_mem *m, const struct nmk_kring_view *v, char *err,
+		      size_t errlen)
+{
+	struct nmk_kring *k = nmk_view_kring(m, v);
+	const char *bad = NULL;
+	uint32_t was = 0;
+
+#define RESTORE(field, value)                                                         \
+	do {                                                                          \
+		if (*(volatile __typeof__(k->field) *)&k->field != (value)) {         \
+			if (bad == NULL)                                              \
+				bad = #field, was = *(volatile __typeof__(k->field) *)&k->field; \
+			*(volatile __typeof__(k->field) *)&k->field = (value);        \
+		}                                                                     \
+	} while (0)
+	RESTORE(ring_index, v->index);
+	RESTORE(num_slots, v->num_slots);
+	RESTORE(kind, v->kind);
+	RESTORE(port, v->port);
+	RESTORE(peer, v->peer);
+	RESTORE(dir, v->dir);
+	RESTORE(ring_id, v->ring_id);
+	RESTORE(vport, v->vport);
+	RESTORE(flags, v->flags);
+	RESTORE(gen, v->gen);
+#undef RESTORE
+	if (atomic_load_explicit(&k->stopped, memory_order_relaxed)) {
+		if (bad == NULL)
+			bad = "stopped", was = 1;
+		atomic_store_explicit(&k->stopped, 0, memory_order_relaxed);
+	}
+	if (bad == NULL)
+		return 0;
+	nmk_errbuf(err, errlen, "%s ring %u: its kring's %s was %u, overwritten by another process; restored",
+		   v->dir == NMK_DIR_TX ? "tx" : "rx", v->ring_id, bad, was);
+	return -EIO;
 }
 
 /* ---- the sync lock -------------------------------------------------------- */
@@ -82,7 +121,11 @@ uint32_t nmk_my_pid(void)
 
 bool nmk_pid_dead(uint32_t pid)
 {
-	return pid != 0 && pid != nmk_my_pid() && nm_os_pid_dead((pid_t)pid);
+	if (pid == nmk_my_pid())
+		return false;
+	if ((int32_t)pid <= 0)
+		return true;
+	return nm_os_pid_dead((pid_t)pid) == 1;
 }
 
 int nmk_kring_tryget(struct nmk_kring *k, struct nmk_kring_view *v)

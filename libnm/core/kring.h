@@ -34,6 +34,7 @@ struct nmk_kring_view {
 	uint32_t peer;          /* pipes: the peer kring (< nkrings), else NMK_NONE */
 	uint32_t vport;
 	uint32_t gen;
+	uint32_t flags;         /* NMK_KRING_* */
 	uint16_t dir, ring_id;
 	/* The opener's private record of contention on the sync lock: the
 	 * other holder last seen and since when (nmk_kring_tryget). */
@@ -48,6 +49,17 @@ struct nmk_kring_view {
  */
 int nmk_kring_view_load(const struct nmk_mem *m, uint32_t index, struct nmk_kring_view *v,
 			char *err, size_t errlen);
+
+/*
+ * The opener of a ring (holding a registration of it) puts back any of its
+ * kring's constants that another process overwrote, from its view, and
+ * clears `stopped` (no ring a registration holds is being stopped): senders
+ * that read the kring would otherwise take the ring for gone and drop its
+ * frames, silently.  Returns 0, or -EIO with a message naming the first
+ * field that had been changed.
+ */
+int nmk_kring_restore(const struct nmk_mem *m, const struct nmk_kring_view *v, char *err,
+		      size_t errlen);
 
 static inline struct netmap_ring *nmk_view_ring(const struct nmk_mem *m,
 						const struct nmk_kring_view *v)
@@ -126,7 +138,8 @@ void nmk_ring_stamp(struct netmap_ring *ring);
 uint32_t nmk_now_ms(void);
 uint32_t nmk_now_s(void);
 
-/* Is pid gone for good (not us, not 0)?  A lock or lease it holds may be
+/* Is pid gone for good?  Not us; a value no process can have (0 and what
+ * does not fit a pid_t) counts as gone.  A lock or lease it holds may be
  * taken over. */
 bool nmk_pid_dead(uint32_t pid);
 

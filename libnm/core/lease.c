@@ -134,7 +134,25 @@ static bool advance(struct nmk_lease *L, struct nmk_kring *k, uint32_t n)
 	return moved;
 }
 
-/* Complete the oldest leases whose holders are dead (lock held). */
+/*
+ * Can a lease held by `pid` since `stamp` be completed for its holder?  When
+ * the holder is gone; or when no live holder can be behind it: a lease
+ * lasts as long as one copy of a batch, so one that is
+ * NMK_LEASE_LOCK_STUCK_MS old (or stamped in the future) is a forgery, or
+ * a process stopped in the middle (a debugger): the ring must not stall
+ * for everyone because of it.  A holder that comes back finds its lease
+ * gone (nmk_lease_done).
+ */
+static bool lease_abandoned(uint32_t pid, uint32_t stamp, uint32_t now)
+{
+	uint32_t age = now - stamp;
+
+	if ((int32_t)age < -(int32_t)NMK_LEASE_LOCK_STUCK_MS || age > NMK_LEASE_LOCK_STUCK_MS)
+		return true;
+	return nmk_pid_dead(pid);
+}
+
+/* Complete the oldest leases whose holders are gone (lock held). */
 static bool recover_locked(const struct nmk_mem *m, const struct nmk_kring_view *v, bool force)
 {
 	struct nmk_kring *k = nmk_view_kring(m, v);
@@ -147,9 +165,10 @@ static bool recover_locked(const struct nmk_mem *m, const struct nmk_kring_view 
 		struct nmk_lease *l = &L[k->lease_head % NMK_LEASES];
 		uint32_t pid = atomic_load_explicit(&l->pid, memory_order_acquire);
 		if (pid != 0) {
-			if (!force && nmk_now_ms() - l->stamp < NMK_LEASE_STALE_MS)
+			uint32_t now = nmk_now_ms();
+			if (!force && now - l->stamp < NMK_LEASE_STALE_MS)
 				break;
-			if (!nmk_pid_dead(pid))
+			if (!lease_abandoned(pid, l->stamp, now))
 				break;
 			fill_empty(nmk_view_ring(m, v), l->start, l->end, n);
 			atomic_store_explicit(&l->pid, 0, memory_order_release);
@@ -207,6 +226,20 @@ int nmk_lease_idle(const struct nmk_mem *m, const struct nmk_kring_view *v, uint
 	idle = k->lease_head == k->lease_tail;
 	nmk_lease_unlock(k);
 	return idle;
+}
+
+bool nmk_lease_held_up(const struct nmk_mem *m, const struct nmk_kring_view *v, uint32_t want)
+{
+	const struct nmk_kring *k = nmk_view_kring(m, v);
+	uint32_t n = v->num_slots, head = k->lease_head, tail = k->lease_tail;
+
+	if (head == tail || tail - head > NMK_LEASES)
+		return false;
+	uint32_t hwcur = atomic_load_explicit(&k->hwcur, memory_order_relaxed) % n;
+	if (hwcur != atomic_load_explicit(&k->hwtail, memory_order_relaxed) % n)
+		return false;   /* published frames wait for the reader: it is the reader */
+	uint32_t end = nmk_leases_of(m, v->index)[(tail - 1) % NMK_LEASES].end % n;
+	return n - 1 - nmk_ring_dist(hwcur, end, n) < want;
 }
 
 uint32_t nmk_lease_take(const struct nmk_mem *m, const struct nmk_kring_view *v, uint32_t gen,

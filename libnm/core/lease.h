@@ -47,6 +47,17 @@ enum { NMK_LEASE_OK = 0, NMK_LEASE_FULL, NMK_LEASE_GONE, NMK_LEASE_BUSY };
 uint32_t nmk_lease_take(const struct nmk_mem *m, const struct nmk_kring_view *v, uint32_t gen,
 			uint32_t want, uint32_t *start, uint32_t *idx, int *why);
 
+/*
+ * Is ring v held up by other producers' leases: the reader has taken all
+ * that was published, yet fewer than `want` slots are free, because they
+ * sit in leases not completed yet?  An unlocked look (a few loads).  A
+ * producer preempted in the middle of its lease is the usual cause when
+ * two share a CPU: the caller then lets it run (sched_yield) before it
+ * takes its own lease, instead of finding the ring full until the other
+ * is scheduled again.
+ */
+bool nmk_lease_held_up(const struct nmk_mem *m, const struct nmk_kring_view *v, uint32_t want);
+
 /* Finish lease idx after filling `used` of its slots; what can be is
  * published.  Returns whether hwtail moved (wake the reader). */
 bool nmk_lease_done(const struct nmk_mem *m, const struct nmk_kring_view *v, uint32_t idx,
