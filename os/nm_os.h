@@ -85,6 +85,9 @@ uint64_t nm_os_cycles_hz(void);
 /* ---- CPUs --------------------------------------------------------------- */
 
 int nm_os_ncpus(void);
+/* Bytes of one CPU's second-level data cache; 1 MiB when the OS does not
+ * say.  Decides when large copies bypass the cache (libnm/core/copy.h). */
+uint64_t nm_os_l2_cache_bytes(void);
 int nm_os_pin_thread(int cpu);          /* the calling thread */
 int nm_os_current_cpu(void);            /* -1 when unknown */
 

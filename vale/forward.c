@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include "copy.h"
 #include "forward.h"
 #include "learn.h"
+#include "nm_os.h"
 #include "publish.h"
 #include "vale_shm.h"
 
@@ -63,6 +65,7 @@ struct nmk_vale_scratch {
 	struct nmk_vale_layout vl;      /* checked once, then used for every index */
 	struct nmk_learn learn;
 	char swname[NMK_VALE_NAME_MAX];
+	uint64_t cache_bytes;           /* this CPU's L2: when copies bypass it */
 	struct dst_q *q;                /* [max_ports * NMK_VALE_MAXRINGS] */
 	uint32_t *dsts;                 /* keys of queues used by this batch */
 	uint32_t ndsts;
@@ -109,6 +112,7 @@ static struct nmk_vale_scratch *scratch_get(const struct nmk_mem *m, struct nmk_
 	if (s == NULL)
 		goto oom;
 	s->vl = vl;
+	s->cache_bytes = nm_os_l2_cache_bytes();
 	nmk_learn_attach(&s->learn, (char *)nmk_switch_section(m) + vl.learn_off, vl.learn_entries,
 			 vl.max_ports);
 	memcpy(s->swname, h->name, sizeof(s->swname));
@@ -246,6 +250,11 @@ static void deliver(struct batch *b, uint32_t port, struct dst_q *uq)
 	 * published to wake it. */
 	if (nmk_lease_maybe_stale(m, &dv) && nmk_lease_recover(m, &dv, false))
 		nmk_wake_armed(m, k, b->ctx);
+	/* Another sender preempted in the middle of its lease (two senders on
+	 * one CPU) holds up the ring until it runs again: let it run now,
+	 * rather than find the ring full for the rest of our time slice. */
+	if (nmk_lease_held_up(m, &dv, want))
+		sched_yield();
 	uint32_t got = nmk_lease_take(m, &dv, gen, want, &start, &lidx, &why);
 	if (got == 0) {
 		if (why == NMK_LEASE_GONE) {
@@ -265,6 +274,7 @@ static void deliver(struct batch *b, uint32_t port, struct dst_q *uq)
 	uint32_t u = uq ? uq->head : NO_PKT;
 	uint32_t bc = port == b->src_port ? NO_PKT : b->bc_head;
 	struct ft_ent *ft = b->s->ft;
+	const uint32_t stream_min = nmk_stream_min(b->s->cache_bytes, n);
 
 	while (u != NO_PKT || bc != NO_PKT) {
 		bool is_u = bc == NO_PKT || (u != NO_PKT && u < bc);
@@ -280,7 +290,8 @@ static void deliver(struct batch *b, uint32_t port, struct dst_q *uq)
 			if (idx >= nbufs)       /* the receiver could have written anything */
 				len = 0;
 			else
-				nmk_pkt_copy(bufbase + (uint64_t)idx * bufsize, ft[p].buf, len);
+				nmk_pkt_copy(bufbase + (uint64_t)idx * bufsize, ft[p].buf, len,
+					     len >= stream_min);
 			ds->len = len;
 			ds->flags = 1u << 8;
 			bytes += len;
@@ -294,7 +305,8 @@ static void deliver(struct batch *b, uint32_t port, struct dst_q *uq)
 				if (idx >= nbufs)
 					len = 0;
 				else
-					nmk_pkt_copy(bufbase + (uint64_t)idx * bufsize, e->buf, len);
+					nmk_pkt_copy(bufbase + (uint64_t)idx * bufsize, e->buf, len,
+						     len >= stream_min);
 				ds->len = len;
 				/* VALE writes the total fragment count in the high byte. */
 				ds->flags = (uint16_t)((nf << 8) | (f + 1 < nf ? NS_MOREFRAG : 0));
@@ -311,6 +323,7 @@ static void deliver(struct batch *b, uint32_t port, struct dst_q *uq)
 			bc = ft[bc].next;
 		}
 	}
+	nmk_copy_fence();
 	/* Copy monitors of the destination see the frames as they arrive. */
 	nmk_publish_lease(m, &dv, start, lidx, used, b->ctx);
 

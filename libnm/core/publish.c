@@ -82,7 +82,7 @@ void nmk_mon_copy(const struct nmk_mem *m, const struct nmk_kring *k, uint32_t n
 				len = 0;
 			else
 				nmk_pkt_copy(bufbase + (uint64_t)idx * bufsize,
-					     bufbase + (uint64_t)ss.buf_idx * bufsize, len);
+					     bufbase + (uint64_t)ss.buf_idx * bufsize, len, false);
 			ds->len = len;
 			ds->flags = (uint16_t)((ss.flags & NS_MOREFRAG) | add_flags);
 			j = nmk_ring_next(j, mv.num_slots);

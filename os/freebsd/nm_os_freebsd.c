@@ -187,6 +187,13 @@ nm_os_ncpus(void)
 	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
+uint64_t
+nm_os_l2_cache_bytes(void)
+{
+	/* FreeBSD does not export cache sizes portably; a common size. */
+	return 1u << 20;
+}
+
 int
 nm_os_pin_thread(int cpu)
 {

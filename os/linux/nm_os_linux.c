@@ -186,6 +186,25 @@ nm_os_ncpus(void)
 	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
+uint64_t
+nm_os_l2_cache_bytes(void)
+{
+	long n = sysconf(_SC_LEVEL2_CACHE_SIZE);
+
+	if (n <= 0) {
+		/* glibc answers from cpuid on x86; elsewhere ask sysfs. */
+		FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index2/size", "r");
+		char unit = 0;
+		if (f) {
+			if (fscanf(f, "%ld%c", &n, &unit) < 1)
+				n = 0;
+			fclose(f);
+		}
+		n *= unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1;
+	}
+	return n > 0 ? (uint64_t)n : 1u << 20;
+}
+
 int
 nm_os_pin_thread(int cpu)
 {
