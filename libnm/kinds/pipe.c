@@ -62,10 +62,11 @@ static uint32_t complete_upto(const struct nmk_mem *m, const struct nmk_kring_vi
 
 	*cut = false;
 	for (uint32_t i = old; i != upto; i = nmk_ring_next(i, n)) {
-		if ((pring->slot[i].flags & NS_MOREFRAG) && ++frags < NETMAP_MAX_FRAGS)
+		uint16_t flags = pring->slot[i].flags;
+		if ((flags & NS_MOREFRAG) && ++frags < NETMAP_MAX_FRAGS)
 			continue;
-		if (frags >= NETMAP_MAX_FRAGS && (pring->slot[i].flags & NS_MOREFRAG)) {
-			pring->slot[i].flags &= (uint16_t)~NS_MOREFRAG;
+		if (frags >= NETMAP_MAX_FRAGS && (flags & NS_MOREFRAG)) {
+			pring->slot[i].flags = flags & (uint16_t)~NS_MOREFRAG;
 			*cut = true;
 		}
 		frags = 0;
@@ -100,10 +101,13 @@ static int pipe_txsync(struct nmk_sync *s)
 	struct nmk_kring_view pv = peer_view(s->v);
 	struct netmap_ring *pring = nmk_view_ring(m, &pv);
 
-	/* 1. Hand slots [hwcur, head) to the peer: descriptors only. */
+	/* 1. Hand slots [hwcur, head) to the peer: descriptors only.  (The
+	 * limits in locals: the slot stores could alias the layout, so the
+	 * compiler would reload them for every slot.) */
+	const uint32_t nbufs = m->l->p.buf_num, bufsize = m->l->p.buf_size;
 	for (uint32_t i = hwcur; i != head; i = nmk_ring_next(i, n)) {
 		struct netmap_slot sl = ring->slot[i];
-		if (!nmk_slot_ok(m, sl.buf_idx, sl.len)) {
+		if (sl.buf_idx >= nbufs || sl.len > bufsize) {
 			if (!bad++)
 				bad_slot = i, bad_idx = sl.buf_idx, bad_len = sl.len;
 			sl.buf_idx = 0;
