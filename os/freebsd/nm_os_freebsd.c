@@ -14,7 +14,7 @@
  *    both ends and signals coalesce into a counter instead of filling a
  *    pipe buffer;
  *  - credentials: LOCAL_PEERCRED (struct xucred);
- *  - cycles: rdtsc on amd64, calibrated against CLOCK_MONOTONIC.
+ *  - cycles: os/common/nm_os_cycles.c (rdtsc on amd64, calibrated).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -90,90 +90,7 @@ nm_os_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-#if defined(__amd64__) || defined(__x86_64__)
-
-/* Inline asm rather than <x86intrin.h>: identical under clang and gcc.
- * Plain rdtsc: callers want cheap timestamps, not serialised ones. */
-static inline uint64_t
-read_cycles(void)
-{
-	uint32_t lo, hi;
-
-	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((uint64_t)hi << 32) | lo;
-}
-
-static pthread_once_t cycles_once = PTHREAD_ONCE_INIT;
-static uint64_t cycles_hz;
-
-/* The tightest of a few counter-bracketed clock reads, so a preemption
- * between the two reads does not skew the pair. */
-static void
-cycles_sample(uint64_t *ns, uint64_t *cyc)
-{
-	uint64_t best = UINT64_MAX;
-
-	for (int i = 0; i < 5; i++) {
-		uint64_t c0 = read_cycles();
-		uint64_t t = nm_os_now_ns();
-		uint64_t c1 = read_cycles();
-
-		if (c1 - c0 < best) {
-			best = c1 - c0;
-			*ns = t;
-			*cyc = c0 + (c1 - c0) / 2;
-		}
-	}
-}
-
-static void
-cycles_calibrate(void)
-{
-	struct timespec req = { 0, 20 * 1000 * 1000 }, rem;
-	uint64_t t0, c0, t1, c1;
-
-	cycles_sample(&t0, &c0);
-	while (nanosleep(&req, &rem) != 0 && errno == EINTR)
-		req = rem;
-	cycles_sample(&t1, &c1);
-
-	/* Double arithmetic: (c1 - c0) * 1e9 overflows 64 bits after a few
-	 * seconds, which a stopped process could reach. */
-	if (t1 > t0 && c1 > c0)
-		cycles_hz = (uint64_t)((double)(c1 - c0) * 1e9 /
-		    (double)(t1 - t0) + 0.5);
-	if (cycles_hz == 0)	/* never 0: callers divide by it */
-		cycles_hz = 1;
-}
-
-uint64_t
-nm_os_cycles(void)
-{
-	return read_cycles();
-}
-
-uint64_t
-nm_os_cycles_hz(void)
-{
-	pthread_once(&cycles_once, cycles_calibrate);
-	return cycles_hz;
-}
-
-#else /* no cheap counter known here: the monotonic clock is one */
-
-uint64_t
-nm_os_cycles(void)
-{
-	return nm_os_now_ns();
-}
-
-uint64_t
-nm_os_cycles_hz(void)
-{
-	return 1000000000u;
-}
-
-#endif
+/* The cycle counter: os/common/nm_os_cycles.c. */
 
 /* ---- CPUs --------------------------------------------------------------- */
 
