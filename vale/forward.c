@@ -195,7 +195,7 @@ struct batch {
 	struct nmk_vale_scratch *s;
 	void *section;
 	struct nmk_vale_port *src;
-	uint32_t src_port, src_ring, max_ports, scan;
+	uint32_t src_port, src_ring, scan;
 	uint32_t nft;                   /* slots in ft */
 	uint32_t bc_head, bc_tail, bc_slots, bc_packets;
 	uint64_t drop_nodest, drop_full, forwarded, flooded;
@@ -388,7 +388,7 @@ static void flush(struct batch *b)
 			b->bc_packets++;
 			continue;
 		}
-		if (dst >= b->max_ports || dst == b->src_port) {
+		if (dst >= s->vl.max_ports || dst == b->src_port) {
 			b->drop_nodest++;
 			continue;
 		}
@@ -455,7 +455,7 @@ static int vale_txsync(struct nmk_sync *sy)
 	struct batch b = {
 		.m = m, .s = s, .section = section,
 		.src = nmk_vale_port_at(section, &s->vl, sy->v->vport),
-		.src_port = sy->v->vport, .src_ring = sy->v->ring_id, .max_ports = max_ports,
+		.src_port = sy->v->vport, .src_ring = sy->v->ring_id,
 		.scan = scan < max_ports ? scan : max_ports, .ctx = ctx,
 	};
 	const uint32_t nbufs = m->l->p.buf_num, bufsize = m->l->p.buf_size;
@@ -547,7 +547,6 @@ static uint32_t vale_tail(const struct nmk_mem *m, const struct nmk_kring_view *
 }
 
 const struct nmk_kind_ops nmk_vale_ops = {
-	.name = "vale",
 	.txsync = vale_txsync,
 	.rxsync = nmk_leased_rxsync,
 	.tail = vale_tail,

@@ -227,7 +227,6 @@ static void monitor_idle(struct broker *b, struct port *mp)
 }
 
 const struct port_kind monitor_kind = {
-	.name = "monitor",
 	.plural = "monitors",
 	.claims = monitor_claims,
 	.get = monitor_get,

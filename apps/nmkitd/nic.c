@@ -103,7 +103,6 @@ static void nic_idle(struct broker *b, struct port *p)
 }
 
 const struct port_kind nic_kind = {
-	.name = "driver port",
 	.plural = "driver ports",
 	.claims = nic_claims,
 	.get = nic_get,

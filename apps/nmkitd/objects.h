@@ -51,7 +51,6 @@ struct region {
  * table of them, in the order names are offered to them, is in broker.c.
  */
 struct port_kind {
-	const char *name;               /* "pipe" */
 	const char *plural;             /* "pipes", for messages */
 	/* Does a REGISTER of `name` designate a port of this kind? */
 	bool (*claims)(struct broker *b, const char *name, const struct nmreq_register *req);

@@ -286,7 +286,6 @@ static void pipe_binding_gone(struct broker *b, struct port *p)
 }
 
 const struct port_kind pipe_kind = {
-	.name = "pipe",
 	.plural = "pipes",
 	.claims = pipe_claims,
 	.get = pipe_get,

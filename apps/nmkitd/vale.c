@@ -825,7 +825,6 @@ static void vale_describe(struct broker *b, const struct port *p, struct nmk_msg
 }
 
 const struct port_kind vale_kind = {
-	.name = "VALE port",
 	.plural = "VALE ports",
 	.claims = vale_claims,
 	.get = vale_get,

@@ -45,7 +45,6 @@ struct nmk_sync {
 };
 
 struct nmk_kind_ops {
-	const char *name;
 	/* Syncs (see struct nmk_sync).  Return 0 or a negative errno with a
 	 * message in ctx->err. */
 	int (*txsync)(struct nmk_sync *s);

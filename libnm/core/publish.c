@@ -55,9 +55,14 @@ static void mon_done(const struct nmk_mem *m, const struct nmk_kring_view *mv, u
 		nmk_wake_armed(m, nmk_view_kring(m, mv), ctx);
 }
 
-void nmk_mon_copy(const struct nmk_mem *m, const struct nmk_kring *k, uint32_t n,
-		  const struct netmap_ring *src, uint32_t from, uint32_t to, uint16_t add_flags,
-		  struct nmk_sync_ctx *ctx)
+/*
+ * Feed slots [from, to) of `ring` (n slots, watched through kring k) to
+ * k's monitors of one sort: copy monitors get copies, zero-copy ones swap
+ * buffers with the ring (both slots then marked NS_BUF_CHANGED).
+ */
+static void mon_feed(const struct nmk_mem *m, const struct nmk_kring *k, uint32_t n,
+		     struct netmap_ring *ring, uint32_t from, uint32_t to, uint16_t add_flags,
+		     bool zcopy, struct nmk_sync_ctx *ctx)
 {
 	const uint32_t nbufs = m->l->p.buf_num, bufsize = m->l->p.buf_size;
 	uint8_t *bufbase = (uint8_t *)m->base + m->l->buf_off;
@@ -68,43 +73,7 @@ void nmk_mon_copy(const struct nmk_mem *m, const struct nmk_kring *k, uint32_t n
 		uint64_t e = atomic_load_explicit(&k->mon[mi], memory_order_acquire);
 		struct nmk_kring_view mv;
 		uint32_t start, lidx, first;
-		if (e == 0 || ((uint32_t)e & NMK_MON_ZCOPY) ||
-		    mon_reserve(m, e, n, src, from, to, &mv, &start, &lidx, &first) == 0)
-			continue;
-		struct netmap_ring *mring = nmk_view_ring(m, &mv);
-		uint32_t j = start, used = 0;
-		for (uint32_t i = first; i != to; i = nmk_ring_next(i, n)) {
-			struct netmap_slot ss = src->slot[i];
-			struct netmap_slot *ds = &mring->slot[j];
-			uint32_t idx = ds->buf_idx;
-			uint16_t len = ss.len;
-			if (idx >= nbufs || ss.buf_idx >= nbufs || len > bufsize)
-				len = 0;
-			else
-				nmk_pkt_copy(bufbase + (uint64_t)idx * bufsize,
-					     bufbase + (uint64_t)ss.buf_idx * bufsize, len, false);
-			ds->len = len;
-			ds->flags = (uint16_t)((ss.flags & NS_MOREFRAG) | add_flags);
-			j = nmk_ring_next(j, mv.num_slots);
-			used++;
-		}
-		mon_done(m, &mv, lidx, used, ctx);
-	}
-}
-
-void nmk_mon_swap(const struct nmk_mem *m, const struct nmk_kring *k, uint32_t n,
-		  struct netmap_ring *ring, uint32_t from, uint32_t to, uint16_t add_flags,
-		  struct nmk_sync_ctx *ctx)
-{
-	const uint32_t nbufs = m->l->p.buf_num;
-
-	if (from == to)
-		return;
-	for (unsigned mi = 0; mi < NMK_MAX_MON; mi++) {
-		uint64_t e = atomic_load_explicit(&k->mon[mi], memory_order_acquire);
-		struct nmk_kring_view mv;
-		uint32_t start, lidx, first;
-		if (!((uint32_t)e & NMK_MON_ZCOPY) ||
+		if (e == 0 || (((uint32_t)e & NMK_MON_ZCOPY) != 0) != zcopy ||
 		    mon_reserve(m, e, n, ring, from, to, &mv, &start, &lidx, &first) == 0)
 			continue;
 		struct netmap_ring *mring = nmk_view_ring(m, &mv);
@@ -112,20 +81,41 @@ void nmk_mon_swap(const struct nmk_mem *m, const struct nmk_kring *k, uint32_t n
 		for (uint32_t i = first; i != to; i = nmk_ring_next(i, n)) {
 			struct netmap_slot *ss = &ring->slot[i], *ds = &mring->slot[j];
 			uint32_t mine = ds->buf_idx, theirs = ss->buf_idx;
-			if (mine < nbufs && theirs < nbufs) {
+			uint16_t len = ss->len, flags = (uint16_t)((ss->flags & NS_MOREFRAG) | add_flags);
+			if (mine >= nbufs || theirs >= nbufs || (!zcopy && len > bufsize)) {
+				len = 0;
+			} else if (zcopy) {
 				ds->buf_idx = theirs;
-				ds->len = ss->len;
 				ss->buf_idx = mine;
 			} else {
-				ds->len = 0;
+				nmk_pkt_copy(bufbase + (uint64_t)mine * bufsize,
+					     bufbase + (uint64_t)theirs * bufsize, len, false);
 			}
-			ds->flags = (uint16_t)((ss->flags & NS_MOREFRAG) | add_flags | NS_BUF_CHANGED);
-			ss->flags |= NS_BUF_CHANGED;
+			if (zcopy) {
+				ss->flags |= NS_BUF_CHANGED;
+				flags |= NS_BUF_CHANGED;
+			}
+			ds->len = len;
+			ds->flags = flags;
 			j = nmk_ring_next(j, mv.num_slots);
 			used++;
 		}
 		mon_done(m, &mv, lidx, used, ctx);
 	}
+}
+
+void nmk_mon_copy(const struct nmk_mem *m, const struct nmk_kring *k, uint32_t n,
+		  struct netmap_ring *src, uint32_t from, uint32_t to, uint16_t add_flags,
+		  struct nmk_sync_ctx *ctx)
+{
+	mon_feed(m, k, n, src, from, to, add_flags, false, ctx);
+}
+
+void nmk_mon_swap(const struct nmk_mem *m, const struct nmk_kring *k, uint32_t n,
+		  struct netmap_ring *ring, uint32_t from, uint32_t to, uint16_t add_flags,
+		  struct nmk_sync_ctx *ctx)
+{
+	mon_feed(m, k, n, ring, from, to, add_flags, true, ctx);
 }
 
 /* ---- publishing ---------------------------------------------------------------- */

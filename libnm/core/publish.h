@@ -36,7 +36,7 @@ static inline bool nmk_has_monitors(const struct nmk_kring *k)
 /* Copy slots [from, to) of `src`, a ring of n slots watched through kring
  * k, to k's copy monitors, adding `add_flags` (NS_TXMON on TX). */
 void nmk_mon_copy(const struct nmk_mem *m, const struct nmk_kring *k, uint32_t n,
-		  const struct netmap_ring *src, uint32_t from, uint32_t to, uint16_t add_flags,
+		  struct netmap_ring *src, uint32_t from, uint32_t to, uint16_t add_flags,
 		  struct nmk_sync_ctx *ctx);
 
 /* Zero-copy monitors see slots [from, to) of `ring` once consumed: swap

@@ -157,7 +157,6 @@ static int driver_sleep_fd(void *state, unsigned ring, bool tx, short *events)
 }
 
 const struct nmk_kind_ops nmk_driver_ops = {
-	.name = "driver",
 	.txsync = driver_txsync,
 	.rxsync = driver_rxsync,
 	.tail = driver_tail,

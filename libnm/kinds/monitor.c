@@ -29,7 +29,6 @@ static uint32_t monitor_tail(const struct nmk_mem *m, const struct nmk_kring_vie
 }
 
 const struct nmk_kind_ops nmk_monitor_ops = {
-	.name = "monitor",
 	.txsync = monitor_txsync,
 	.rxsync = nmk_leased_rxsync,
 	.tail = monitor_tail,

@@ -248,7 +248,6 @@ static void pipe_abandoned(const struct nmk_mem *m, const struct nmk_kring_view 
 }
 
 const struct nmk_kind_ops nmk_pipe_ops = {
-	.name = "pipe",
 	.txsync = pipe_txsync,
 	.rxsync = pipe_rxsync,
 	.tail = pipe_tail,
