@@ -1,0 +1,10 @@
+-- luacheck configuration for nmkit's Lua (make check runs it when
+-- luacheck is installed).
+std = "luajit"
+max_line_length = 120
+-- Scripts define their options(), main() and tasks as globals: nmlua
+-- calls them by name.
+files["scripts"] = { allow_defined_top = true }
+files["bench"] = { allow_defined_top = true }
+-- The runner sets the script's `arg`.
+files["lua/nmkit/runner.lua"] = { globals = { "arg" } }
