@@ -49,6 +49,7 @@ function generator(port, rate, size)
     ring:send(n)
     ctr:add(n, n * size)
     ctr:add_offered(n)
+    if n == 0 then pacer:wait() end
   end
   return { sent = seq }
 end
@@ -74,6 +75,7 @@ function sink(port)
       got = got + n
       ctr:add(n, bytes)
       ctr:add_lost(lost)
+      ctr.dropped = ring.r.dropped
     end
   end
   return { received = got }

@@ -3,9 +3,9 @@
 --
 --   nmlua scripts/replay.lua trace.pcap --speed 2 --time 10
 --
--- The frames keep their MAC addresses; the sender's port learns none of
--- them (NS_NO_LEARN), so every frame reaches the sink whatever its
--- addresses.
+-- The frames keep their MAC addresses: the switch learns their sources on
+-- the sender's port, so a frame addressed to one of those is not
+-- delivered (replay one direction of a conversation).
 local nm    = require "nmkit"
 local vale  = require "nmkit.vale"
 local pcap  = require "nmkit.pcap"
@@ -39,7 +39,7 @@ end
 function player(port, file, speed, loop)
   local ring = nm.open(port):tx_ring(0)
   local ctr = stats.counter("tx " .. port)
-  local r = pcap.replay(ring, file, { speed = speed, loop = loop, no_learn = true })
+  local r = pcap.replay(ring, file, { speed = speed, loop = loop })
   ctr:add(r.frames, r.bytes)
   return r
 end

@@ -43,7 +43,7 @@ expect bad-rate nonzero "^nmlua: quickstart\\.lua:[0-9]+: bad rate '5Mpx'" \
 [ "$(wc -l < "$dir/bad-rate.out")" -eq 1 ] && ok "bad-rate: one line" || fail "bad-rate: one line"
 expect bad-option 2 "unknown option '--tim'" "$nmlua" "$scripts/quickstart.lua" --tim 1
 expect bad-value 2 "malformed argument 'soon'" "$nmlua" "$scripts/quickstart.lua" --time soon
-expect help 0 '^ *--rate RATE' "$nmlua" "$scripts/quickstart.lua" --help
+expect help 0 '[-]-rate <rate>' "$nmlua" "$scripts/quickstart.lua" --help
 
 cat > "$dir/taskfail.lua" <<'LUA'
 local nm = require "nmkit"
@@ -82,7 +82,7 @@ LUA
 expect stuck nonzero "task 'stuck' did not stop within 10 s" "$nmlua" "$dir/stuck.lua"
 
 # Ctrl-C: the tasks stop, the summary comes, status 0.
-timeout 60 "$nmlua" "$scripts/quickstart.lua" --time 60 --switch valee3 --rate 100kpps > "$dir/int.out" 2>&1 &
+"$nmlua" "$scripts/quickstart.lua" --time 30 --switch valee3 --rate 100kpps > "$dir/int.out" 2>&1 &
 pid=$!
 sleep 2
 kill -INT "$pid"

@@ -24,7 +24,7 @@ done
 
 if command -v luacheck > /dev/null 2>&1; then
 	top=$(dirname "$0")/..
-	if luacheck --no-color -q --config "$top/.luacheckrc" "$top/lua/nmkit" "$top/scripts" "$top/bench/nmlua-bench.lua" > "$dir/luacheck.out" 2>&1; then
+	if (cd "$top" && luacheck --no-color -q lua/nmkit scripts bench/nmlua-bench.lua) > "$dir/luacheck.out" 2>&1; then
 		ok "luacheck clean"
 	else
 		cat "$dir/luacheck.out"

@@ -60,7 +60,7 @@ function M.parse_rate(s, size)
   if s == nil or s == "max" then return math.huge end
   size = check_size(size)
   if type(s) == "number" then
-    if not (s > 0) then bad_rate(s) end
+    if s ~= s or s <= 0 then bad_rate(s) end   -- NaN too
     return s
   end
   if type(s) ~= "string" then bad_rate(s) end
@@ -68,7 +68,7 @@ function M.parse_rate(s, size)
   local num, unit = s:match("^%s*([%d%.]+[eE][-+]?%d+)%s*([%a/]*)%s*$")
   if num == nil then num, unit = s:match("^%s*([%d%.]+)%s*([%a/]*)%s*$") end
   local v = num and tonumber(num)
-  if v == nil or not (v > 0) or v == math.huge then bad_rate(s) end
+  if v == nil or v ~= v or v <= 0 or v == math.huge then bad_rate(s) end
   if PPS[unit] then return v * PPS[unit] end
   if BITS[unit] then return v * BITS[unit] / (8 * size) end
   bad_rate(s)
@@ -140,6 +140,14 @@ end
 function Pace:rate()
   local r = C.nmlua_pace_rate(self)
   return r > 0 and r or math.huge
+end
+
+-- Nothing was granted: at low rates (gaps of 10 us and more) give the
+-- processor away for half a gap (at most 1 ms), so that a paced sender
+-- does not spin a core that other tasks need; at high rates return at once.
+function Pace:wait()
+  local r = C.nmlua_pace_rate(self)
+  if r > 0 and r <= 100000 then C.nmlua_sleep(math.min(0.5 / r, 0.001)) end
 end
 
 function Pace:granted()

@@ -130,8 +130,9 @@ function Ring:prefill(tpl, len)
   end
 end
 
--- TX: copy up to max frames from RX ring src into this ring (no sync),
--- advancing both; returns the count.
+-- TX: copy up to max frames from RX ring src into this ring, advancing
+-- both rings' cur and head (no sync: send(0) hands them over); returns
+-- the count.
 function Ring:copy_from(src, max)
   return C.nmlua_ring_copy(self.r, src.r, max or 256)
 end

@@ -16,7 +16,7 @@ local function basename(p) return (p:match("[^/]*$")) end
 -- anything else gets the traceback, which names the script's file and line.
 local function handler(e)
   if err.is_user(e) or e == err.REPORTED then return e end
-  return debug.traceback(tostring(e), 2)
+  return debug.traceback(tostring(e), 1)
 end
 
 local function message(e)

@@ -160,15 +160,15 @@ function M.patch_task(name_a, name_b)
     local n1 = arx:recv()
     if n1 > 0 then
       btx:send(0)
-      local k = btx:copy_from(arx, n1)
-      btx:send(k)
+      local k = btx:copy_from(arx, n1)   -- advances btx: send(0) syncs it
+      btx:send(0)
       moved = moved + k
     end
     local n2 = brx:recv()
     if n2 > 0 then
       atx:send(0)
       local k = atx:copy_from(brx, n2)
-      atx:send(k)
+      atx:send(0)
       moved = moved + k
     end
     if n1 + n2 == 0 then

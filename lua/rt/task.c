@@ -132,10 +132,9 @@ int nmlua_task_id(void)
 
 int nmlua_cpus(void)
 {
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		return CPU_COUNT(&set);
+	/* The processors online, not this thread's affinity mask: a task may
+	 * be pinned outside the mask that the process inherited (a harness
+	 * that runs pinned), as pkt-gen -a may. */
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (int)n : 1;
 }

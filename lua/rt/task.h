@@ -25,7 +25,7 @@ double nmlua_stop_in(void);
 double nmlua_stopped_at(void);
 /* The id of the calling task: 0 in main(), 1, 2, ... in tasks. */
 int nmlua_task_id(void);
-/* Processors this process may run on. */
+/* Processors online (what nm.spawn{cpu = N} may name). */
 int nmlua_cpus(void);
 /* ffi:end */
 
