@@ -74,6 +74,12 @@ while IFS= read -r f; do
 		if [ "$(dirname "$target")" = "$here" ]; then
 			continue                    # its own folder
 		fi
+		case "$here/:$target" in
+		lua/*:lua/*) continue ;;        # nmlua is one program: lua/ and lua/rt/
+		esac
+		if false; then
+			:
+		fi
 		case $ok in
 		*" $to "*) ;;
 		*)

@@ -142,12 +142,13 @@ function Pace:rate()
   return r > 0 and r or math.huge
 end
 
--- Nothing was granted: at low rates (gaps of 10 us and more) give the
--- processor away for half a gap (at most 1 ms), so that a paced sender
--- does not spin a core that other tasks need; at high rates return at once.
+-- Nothing was granted: at low rates (gaps of 200 us and more, which a
+-- sleep's own ~60 us of lateness does not disturb) give the processor away
+-- for a quarter of a gap (at most 1 ms), so that a paced sender does not
+-- spin a core that other tasks need; at higher rates return at once.
 function Pace:wait()
   local r = C.nmlua_pace_rate(self)
-  if r > 0 and r <= 100000 then C.nmlua_sleep(math.min(0.5 / r, 0.001)) end
+  if r > 0 and r <= 5000 then C.nmlua_sleep(math.min(0.25 / r, 0.001)) end
 end
 
 function Pace:granted()

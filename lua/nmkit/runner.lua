@@ -78,7 +78,7 @@ end
 -- The interactive prompt: each line runs as a chunk; an expression's
 -- values are printed.
 local function repl()
-  local tty = os.getenv("TERM") ~= nil
+  local tty = os.execute("test -t 0") == 0   -- a prompt only for a person
   while true do
     if tty then io.stdout:write("nmlua> "); io.stdout:flush() end
     local line = io.stdin:read("*l")
