@@ -63,13 +63,16 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
 			printf("nmlua %s (libnmkit %s, %s)\n", PACKAGE_VERSION, nmk_version(),
 			       LUAJIT_VERSION);
+			free(tests);
 			return 0;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
+			free(tests);
 			return 0;
 		} else {
 			fprintf(stderr, "nmlua: unknown option or missing argument: '%s'\n", a);
 			usage(stderr);
+			free(tests);
 			return 2;
 		}
 	}
@@ -86,6 +89,7 @@ int main(int argc, char **argv)
 	lua_State *L = nmlua_state_new();
 	if (L == NULL) {
 		fprintf(stderr, "nmlua: out of memory\n");
+		free(tests);
 		return 1;
 	}
 	/* runner.main(tests, interactive) -> exit status */
