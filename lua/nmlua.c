@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "-t") == 0 && i + 1 < argc) {
 			tests[ntests++] = argv[++i];
 		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
-			printf("nmlua %s (libnmkit %s, %s)\n", PACKAGE_VERSION, nmk_version(),
+			printf("nmlua %s (%s, %s)\n", PACKAGE_VERSION, nmk_version(),
 			       LUAJIT_VERSION);
 			free(tests);
 			return 0;

@@ -46,6 +46,7 @@ function generator(port, rate, size, burst)
     end
     ring:send(n, STAMP)               -- C stamps each frame right before txsync
     ctr:add(n, n * size)
+    ctr:set_offered(pacer:offered())   -- granted + missed: what the rate asked for
     if n == 0 then pacer:wait() end
   end
   return { sent = seq }

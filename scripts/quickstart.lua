@@ -48,7 +48,7 @@ function generator(port, rate, size)
     end
     ring:send(n)
     ctr:add(n, n * size)
-    ctr:add_offered(n)
+    ctr:set_offered(pacer:offered())   -- granted + missed: what the rate asked for
     if n == 0 then pacer:wait() end
   end
   return { sent = seq }
@@ -75,7 +75,7 @@ function sink(port)
       got = got + n
       ctr:add(n, bytes)
       ctr:add_lost(lost)
-      ctr.dropped = ring.r.dropped
+      ctr:set_dropped(ring.r.dropped)   -- the switch found no room: as of this recv
     end
   end
   return { received = got }

@@ -83,6 +83,7 @@ function trunk_sender(port, swname, vlans, dest, rate)
     end
     ring:send(n)
     ctr:add(n, n * 64)
+    ctr:set_offered(pacer:offered())   -- granted + missed: what the rate asked for
     if n == 0 then pacer:wait() end
   end
   return { sent = seq, unrouted = unrouted }

@@ -41,6 +41,15 @@ expect bad-port nonzero '^nmlua: badport\.lua:3: .*vale0:no spaces here' "$nmlua
 expect bad-rate nonzero "^nmlua: quickstart\\.lua:[0-9]+: bad rate '5Mpx'" \
 	"$nmlua" "$scripts/quickstart.lua" --rate 5Mpx --time 1 --switch valee1
 [ "$(wc -l < "$dir/bad-rate.out")" -eq 1 ] && ok "bad-rate: one line" || fail "bad-rate: one line"
+cat > "$dir/badmac.lua" <<'LUA'
+local proto = require "nmkit.proto"
+function main()
+  proto.udp4({ src_mac = "02:00:zz:00:00:01" })
+end
+LUA
+expect bad-mac nonzero "^nmlua: badmac\\.lua:3: proto.udp4: src_mac: bad MAC address '02:00:zz:00:00:01'" \
+	"$nmlua" "$dir/badmac.lua"
+[ "$(wc -l < "$dir/bad-mac.out")" -eq 1 ] && ok "bad-mac: one line" || fail "bad-mac: one line"
 expect bad-option 2 "unknown option '--tim'" "$nmlua" "$scripts/quickstart.lua" --tim 1
 expect bad-value 2 "malformed argument 'soon'" "$nmlua" "$scripts/quickstart.lua" --time soon
 expect help 0 '[-]-rate <rate>' "$nmlua" "$scripts/quickstart.lua" --help

@@ -42,6 +42,16 @@ function M.new(msg, level)
   return setmetatable({ msg = at and (at .. ": " .. msg) or msg }, UserError)
 end
 
+-- A user error located at a given stack level, as error(msg, level) would
+-- locate it: for functions whose caller is the script by construction
+-- (proto's setters), and whose selftests check that very line.
+function M.at(msg, level)
+  local info = debug.getinfo((level or 1) + 1, "Sl")
+  local at = info and info.currentline and info.currentline > 0
+    and (info.short_src:match("[^/]*$") .. ":" .. info.currentline)
+  return setmetatable({ msg = at and (at .. ": " .. msg) or msg }, UserError)
+end
+
 -- Raise a user error: message formatted as string.format does.
 function M.raise(fmt, ...)
   error(M.new(string.format(fmt, ...), 2), 0)
@@ -61,6 +71,9 @@ function M.selftest()
   assert(not ok and M.is_user(e), "raise gives a user error")
   assert(tostring(e):match("bad rate '5Mbps'$"), tostring(e))
   assert(not M.is_user("plain"), "a string is not a user error")
+  local line = debug.getinfo(1, "l").currentline + 1
+  local e2 = M.at("bad mac 'x'", 1)
+  assert(M.is_user(e2) and tostring(e2) == "err.lua:" .. line .. ": bad mac 'x'", tostring(e2))
 end
 
 return M

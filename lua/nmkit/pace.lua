@@ -1,7 +1,7 @@
 -- nmkit.pace: rates of frames, kept by a pacer in C (rt/pace.c) on the
 -- cycle counter.  A sender asks once per batch how many frames may leave:
 --
---   local p = pace.new{ rate = "5Mpps", pattern = "cbr", burst = 32 }
+--   local p = pace.new{ rate = "5Mpps", pattern = "cbr", burst = 32, catchup = 0.001 }
 --   while nm.running() do
 --     local n = p:grant(ring:space())   -- 0 .. burst frames due now
 --     ... fill n slots ...
@@ -18,9 +18,11 @@
 -- fraction kept; Poisson gaps are exponential draws with that mean; a
 -- grant is at most `burst` frames, fewer at low rates (the frames of 20 us,
 -- down to 1: no micro-bursts); a sender that fell more than a burst behind
--- gets one burst and the schedule starts again from now, so frames missed
--- while it was held up are never sent as a catch-up burst (lateness of up
--- to 20 us, or half a gap, past the burst is still made up).
+-- is given the frames due in the last `catchup` seconds (default 1 ms), a
+-- burst per grant, so a short stall (a descheduled thread) costs no rate;
+-- frames due before that are never sent, and count as missed():
+-- offered() = granted() + missed() is what the rate asked for.  catchup = 0
+-- keeps the shape exact: one burst after a stall, then the schedule again.
 -- set_rate() takes effect at the next grant, from any task.
 local ffi = require "ffi"
 local err = require "nmkit.err"
@@ -80,7 +82,8 @@ local function c_rate(pps)
 end
 
 local PATTERNS = { cbr = 0, poisson = 1 }
-local NEW_KEYS = { rate = true, size = true, pattern = true, burst = true }
+local NEW_KEYS = { rate = true, size = true, pattern = true, burst = true, catchup = true }
+local DEFAULT_CATCHUP = 0.001
 
 -- The frame size of every pacer this state knows (for set_rate's bit
 -- rates), by id.
@@ -93,7 +96,7 @@ function M.new(o)
   if type(o) ~= "table" then err.raise("pace.new: expected an option table, got %s", type(o)) end
   for k in pairs(o) do
     if not NEW_KEYS[k] then
-      err.raise("pace.new: unknown option '%s' (known: rate, size, pattern, burst)", tostring(k))
+      err.raise("pace.new: unknown option '%s' (known: rate, size, pattern, burst, catchup)", tostring(k))
     end
   end
   local size = check_size(o.size)
@@ -106,7 +109,11 @@ function M.new(o)
   if not whole(burst, 1, 2^31) then
     err.raise("bad burst '%s' (expected a whole number of frames, 1 or more)", tostring(o.burst))
   end
-  local p = C.nmlua_pace_new(c_rate(pps), pattern, burst)
+  local catchup = o.catchup == nil and DEFAULT_CATCHUP or o.catchup
+  if type(catchup) ~= "number" or catchup < 0 or catchup ~= catchup or catchup == math.huge then
+    err.raise("bad catchup '%s' (expected seconds, 0 or more, e.g. 0.001)", tostring(o.catchup))
+  end
+  local p = C.nmlua_pace_new(c_rate(pps), pattern, burst, catchup)
   if p == nil then err.raise("pace.new: too many pacers (a run has at most 1024)") end
   sizes[C.nmlua_pace_id(p)] = size
   return p
@@ -155,6 +162,16 @@ function Pace:granted()
   return C.nmlua_pace_granted(self)
 end
 
+-- Frames that were due but never granted: the sender stalled for longer
+-- than the catch-up.  granted() + missed() is what the rate offered.
+function Pace:missed()
+  return C.nmlua_pace_missed(self)
+end
+
+function Pace:offered()
+  return C.nmlua_pace_granted(self) + C.nmlua_pace_missed(self)
+end
+
 function Pace:handle()
   return C.nmlua_pace_id(self)
 end
@@ -187,7 +204,8 @@ end
 -- Grant with `max` for `seconds`; returns frames and the seconds that
 -- count: stalls of the thread itself (a descheduled test on a busy
 -- machine) longer than the pacer's allowed lateness `slack_ns` are left
--- out, as the pacer rightly does not make them up.
+-- out, as a pacer without catch-up (catchup = 0) rightly does not make
+-- them up.
 local function drive(p, seconds, max, slack_ns)
   local t0 = now_ns()
   local t, last, stalled, n = t0, t0, 0, 0
@@ -243,6 +261,8 @@ function M.selftest()
   assert(user_error(M.new, { rate = "1Mpps", bursts = 4 }))
   assert(user_error(M.new, { pattern = "bursty" }))
   assert(user_error(M.new, "5Mpps"))
+  assert(user_error(M.new, { rate = "1Mpps", catchup = -1 }))
+  assert(user_error(M.new, { rate = "1Mpps", catchup = "1ms" }))
   assert(user_error(M.attach, 1e6))
 
   -- No limit: a burst (or max) at every grant.
@@ -255,7 +275,7 @@ function M.selftest()
   local slack = 19.5e3
 
   -- CBR at 1 Mpps for 200 ms.
-  local p = M.new{ rate = "1Mpps", burst = 32 }
+  local p = M.new{ rate = "1Mpps", burst = 32, catchup = 0 }
   assert(p:rate() == 1e6)
   local n, secs, raw = drive(p, 0.2, 32, slack)
   M.figures.cbr = { frames = n, seconds = secs, raw_seconds = raw, error = n / (secs * 1e6) - 1 }
@@ -263,13 +283,13 @@ function M.selftest()
   assert(p:granted() == n)
 
   -- Poisson at 1 Mpps for 200 ms.
-  local q = M.new{ rate = 1e6, pattern = "poisson" }
+  local q = M.new{ rate = 1e6, pattern = "poisson", catchup = 0 }
   n, secs, raw = drive(q, 0.2, 32, slack)
   M.figures.poisson = { frames = n, seconds = secs, raw_seconds = raw, error = n / (secs * 1e6) - 1 }
   assert(near(n, secs * 1e6, 0.05), string.format("poisson: %d frames in %.4f s", n, secs))
 
   -- set_rate mid-way: 1 Mpps, then 250 kpps, measured on its own.
-  local s = M.new{ rate = "1Mpps" }
+  local s = M.new{ rate = "1Mpps", catchup = 0 }
   drive(s, 0.05, 32, slack)
   s:set_rate("250kpps")
   assert(s:rate() == 2.5e5)
@@ -300,15 +320,32 @@ function M.selftest()
     return slow:grant(32) > 0
   end)
 
-  -- The burst caps a grant, and time lost is not made up.
+  -- The burst caps a grant; without catch-up, time lost is not made up
+  -- and counts as missed.
   tries("burst cap, no catch-up burst", function()
-    local c = M.new{ rate = "1Mpps", burst = 8 }
+    local c = M.new{ rate = "1Mpps", burst = 8, catchup = 0 }
     if c:grant(32) ~= 1 then return false end
     spin(2e6)
-    return c:grant(32) == 8 and c:grant(32) <= 1
+    local ok = c:grant(32) == 8 and c:grant(32) <= 1
+    local missed = c:missed()
+    return ok and missed >= 1900 and missed <= 2200 and c:offered() == c:granted() + missed
+  end)
+  -- With catch-up, the frames of a stall shorter than it leave after it,
+  -- a burst per grant; those of a longer one are missed.
+  tries("catch-up", function()
+    local c = M.new{ rate = "1Mpps", burst = 8, catchup = 0.01 }
+    if c:grant(32) ~= 1 then return false end
+    spin(2e6)
+    local first, got = c:grant(32), 0
+    for _ = 1, 1000 do got = got + c:grant(32) end
+    if first ~= 8 or got < 1900 or c:missed() ~= 0 then return false end
+    spin(15e6)
+    for _ = 1, 3000 do c:grant(32) end
+    local missed = c:missed()
+    return missed >= 4500 and missed <= 5600
   end)
   tries("max caps a grant, the rest stays due", function()
-    local c = M.new{ rate = "1Mpps", burst = 8 }
+    local c = M.new{ rate = "1Mpps", burst = 8, catchup = 0 }
     spin(2e6)
     if c:grant(3) ~= 3 then return false end
     -- The 5 left of the burst, and one more if half a gap has passed.
@@ -318,7 +355,7 @@ function M.selftest()
 
   -- Low rates: one frame per grant.
   tries("no micro-bursts at low rates", function()
-    local l = M.new{ rate = "10kpps" }
+    local l = M.new{ rate = "10kpps", catchup = 0 }
     spin(5e6)
     return l:grant(32) == 1 and l:grant(32) == 0
   end)

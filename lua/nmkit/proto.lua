@@ -33,8 +33,9 @@ Checksum byte order
   csum_partial's result) use the same native convention.
 
 Errors
-  Bad input raises error(msg, level) with the level of the public
-  function's caller, so the message points at the script line.
+  Bad input raises a user error (nmkit.err, when it loads: one line, no
+  traceback) at the level of the public function's caller, so the message
+  points at the script line.
 ]]
 
 local ffi = require("ffi")
@@ -50,6 +51,15 @@ local type, tonumber, tostring, pairs, pcall = type, tonumber, tostring, pairs, 
 local error, setmetatable, getmetatable = error, setmetatable, getmetatable
 
 local M = {}
+
+-- error(msg, level) as a user error of nmkit.err where that module is
+-- there; proto also works on its own (plain errors then).
+local has_err, err = pcall(require, "nmkit.err")
+local function fail(msg, level)
+	level = (level or 1) + 1
+	if has_err then error(err.at(msg, level), 0) end
+	error(msg, level)
+end
 
 -- ---------------------------------------------------------------------
 -- C types
@@ -417,7 +427,7 @@ end
 
 function M.mac(s)
 	local m = mac_t()
-	if type(s) == "cdata" or not put_mac(m, s) then error(bad_mac(s), 2) end
+	if type(s) == "cdata" or not put_mac(m, s) then fail(bad_mac(s), 2) end
 	return m
 end
 
@@ -428,13 +438,13 @@ function M.ip4(s)
 		return s
 	end
 	local n = parse_ip4(s)
-	if not n then error(bad_ip4(s), 2) end
+	if not n then fail(bad_ip4(s), 2) end
 	return n
 end
 
 function M.ip4_str(n)
 	if type(n) ~= "number" or n < 0 or n > 0xffffffff or n ~= floor(n) then
-		error(format("bad IPv4 address number '%s' (expected an integer 0..4294967295)",
+		fail(format("bad IPv4 address number '%s' (expected an integer 0..4294967295)",
 			tostring(n)), 2)
 	end
 	return format("%d.%d.%d.%d", floor(n / 16777216), floor(n / 65536) % 256,
@@ -443,7 +453,7 @@ end
 
 function M.ip6(s)
 	local a = ip6_t()
-	if not parse_ip6(s, a) then error(bad_ip6(s), 2) end
+	if not parse_ip6(s, a) then fail(bad_ip6(s), 2) end
 	return a
 end
 
@@ -475,7 +485,7 @@ end
 
 function M.tcp_flags(v)
 	local f = parse_tcp_flags(v)
-	if not f then error(bad_flags(v), 2) end
+	if not f then fail(bad_flags(v), 2) end
 	return f
 end
 
@@ -716,7 +726,7 @@ function M.l4_csum4(p, kind, len)
 	local cf
 	if proto == 17 then cf = 6 elseif proto == 6 then cf = 16 elseif proto == 1 then cf = 2
 	else
-		error(format("proto.l4_csum4: bad kind '%s' (expected 17, 6, 1, 'udp', 'tcp' or 'icmp')",
+		fail(format("proto.l4_csum4: bad kind '%s' (expected 17, 6, 1, 'udp', 'tcp' or 'icmp')",
 			tostring(kind == nil and proto or kind)), 2)
 	end
 	if len == nil then
@@ -789,8 +799,8 @@ local ipv4_m, ipv6_m = methods("ipv4"), methods("ipv6")
 local udp_m, tcp_m, icmp_m = methods("udp"), methods("tcp"), methods("icmp")
 
 -- eth
-function eth_m.set_dst(e, v) if not put_mac(e.dst, v) then error(bad_mac(v), 2) end end
-function eth_m.set_src(e, v) if not put_mac(e.src, v) then error(bad_mac(v), 2) end end
+function eth_m.set_dst(e, v) if not put_mac(e.dst, v) then fail(bad_mac(v), 2) end end
+function eth_m.set_src(e, v) if not put_mac(e.src, v) then fail(bad_mac(v), 2) end end
 function eth_m.get_dst(e) return mac_str(e.dst) end
 function eth_m.get_src(e) return mac_str(e.src) end
 function eth_m.set_type(e, v) e.type = hs(v) end
@@ -821,14 +831,14 @@ function arp_m.set_plen(a, n) a.plen = n end
 function arp_m.get_plen(a) return a.plen end
 function arp_m.set_oper(a, n) a.oper = hs(n) end
 function arp_m.get_oper(a) return hs(a.oper) end
-function arp_m.set_sha(a, v) if not put_mac(a.sha, v) then error(bad_mac(v), 2) end end
+function arp_m.set_sha(a, v) if not put_mac(a.sha, v) then fail(bad_mac(v), 2) end end
 function arp_m.get_sha(a) return mac_str(a.sha) end
-function arp_m.set_tha(a, v) if not put_mac(a.tha, v) then error(bad_mac(v), 2) end end
+function arp_m.set_tha(a, v) if not put_mac(a.tha, v) then fail(bad_mac(v), 2) end end
 function arp_m.get_tha(a) return mac_str(a.tha) end
-function arp_m.set_spa(a, v) if not put_ip4(a.spa, v) then error(bad_ip4(v), 2) end end
+function arp_m.set_spa(a, v) if not put_ip4(a.spa, v) then fail(bad_ip4(v), 2) end end
 function arp_m.get_spa(a) return ip4_text(a.spa) end
 function arp_m.get_spa_num(a) return ip4_num(a.spa) end
-function arp_m.set_tpa(a, v) if not put_ip4(a.tpa, v) then error(bad_ip4(v), 2) end end
+function arp_m.set_tpa(a, v) if not put_ip4(a.tpa, v) then fail(bad_ip4(v), 2) end end
 function arp_m.get_tpa(a) return ip4_text(a.tpa) end
 function arp_m.get_tpa_num(a) return ip4_num(a.tpa) end
 
@@ -852,8 +862,8 @@ function ipv4_m.set_proto(ip, n) ip.proto = n end
 function ipv4_m.get_proto(ip) return ip.proto end
 function ipv4_m.get_csum(ip) return hs(ip.csum) end  -- host order, for display
 ipv4_m.fill_csum = ipv4_csum
-function ipv4_m.set_src(ip, v) if not put_ip4(ip.src, v) then error(bad_ip4(v), 2) end end
-function ipv4_m.set_dst(ip, v) if not put_ip4(ip.dst, v) then error(bad_ip4(v), 2) end end
+function ipv4_m.set_src(ip, v) if not put_ip4(ip.src, v) then fail(bad_ip4(v), 2) end end
+function ipv4_m.set_dst(ip, v) if not put_ip4(ip.dst, v) then fail(bad_ip4(v), 2) end end
 function ipv4_m.get_src(ip) return ip4_text(ip.src) end
 function ipv4_m.get_dst(ip) return ip4_text(ip.dst) end
 function ipv4_m.get_src_num(ip) return ip4_num(ip.src) end
@@ -879,8 +889,8 @@ function ipv6_m.set_next(ip, n) ip.next = n end
 function ipv6_m.get_next(ip) return ip.next end
 function ipv6_m.set_hops(ip, n) ip.hops = n end
 function ipv6_m.get_hops(ip) return ip.hops end
-function ipv6_m.set_src(ip, v) if not put_ip6(ip.src, v) then error(bad_ip6(v), 2) end end
-function ipv6_m.set_dst(ip, v) if not put_ip6(ip.dst, v) then error(bad_ip6(v), 2) end end
+function ipv6_m.set_src(ip, v) if not put_ip6(ip.src, v) then fail(bad_ip6(v), 2) end end
+function ipv6_m.set_dst(ip, v) if not put_ip6(ip.dst, v) then fail(bad_ip6(v), 2) end end
 function ipv6_m.get_src(ip) return ip6_str(ip.src) end
 function ipv6_m.get_dst(ip) return ip6_str(ip.dst) end
 
@@ -910,7 +920,7 @@ function tcp_m.set_flags(t, v)
 		return
 	end
 	local f = parse_tcp_flags(v)
-	if not f then error(bad_flags(v), 2) end
+	if not f then fail(bad_flags(v), 2) end
 	t.flags = f
 end
 function tcp_m.get_flags(t) return t.flags end
@@ -956,7 +966,7 @@ end
 
 local function raise_template(name, r)
 	if getmetatable(r) == Bad then
-		error(name .. ": " .. r.msg, 3)  -- 3: raise_template, template, script
+		fail(name .. ": " .. r.msg, 3)  -- 3: raise_template, template, script
 	end
 	error(r, 0)
 end

@@ -8,11 +8,13 @@
  * grant hands out the frames whose departure has passed.
  *
  * Rules that shape what a sender sees:
- *  - no catch-up bursts: a sender that fell behind by more than one burst
- *    (a descheduled thread, a slow sync) gets one burst, and the schedule
- *    starts again from now; the frames it missed are never sent later.
- *    Lateness of up to BURST_WINDOW_NS (or half a gap, if shorter) beyond
- *    that is made up, so a sender that polls a little late loses no rate;
+ *  - bounded catch-up: a sender that fell behind (a descheduled thread,
+ *    a slow sync) gets the frames due in the last `catchup` cycles (the
+ *    pacer's option; at least a burst plus BURST_WINDOW_NS, or half a gap
+ *    if shorter), a burst per grant; frames due before that are never sent
+ *    and are counted as missed, so offered (granted + missed) against sent
+ *    shows what the stall cost.  A catch-up of 0 keeps the shape exact
+ *    (one burst after a stall), a large one keeps the mean rate;
  *  - the burst shrinks with the rate, to the frames of BURST_WINDOW_NS,
  *    down to 1: at low rates frames leave one by one, never as the
  *    micro-bursts that distort what a device under test sees;
@@ -50,6 +52,7 @@ struct nmlua_pace {
 	_Atomic uint64_t next;          /* next departure, whole cycles */
 	_Atomic uint64_t seen_bits;     /* the rate that gap was computed from */
 	_Atomic uint64_t granted;       /* frames granted (less those unused) */
+	_Atomic uint64_t missed;        /* frames due too long ago to be sent */
 	pthread_mutex_t lock;
 	/* Under the lock. */
 	double next_frac;               /* fraction of a cycle of next, [0, 1) */
@@ -57,6 +60,7 @@ struct nmlua_pace {
 	double last_gap;                /* the gap between the last departure and next */
 	uint64_t rng;                   /* splitmix64 state (Poisson gaps) */
 	double debt;                    /* how far behind the schedule may fall (cycles) */
+	double catchup;                 /* the catch-up asked for (cycles) */
 	uint32_t eff_burst;             /* burst at the current rate */
 	_Atomic uint32_t last_grant;    /* what unused() may give back */
 	/* Constant. */
@@ -153,6 +157,8 @@ static void apply_rate(struct nmlua_pace *p, uint64_t bits, uint64_t now)
 	if (slack > p->gap / 2)
 		slack = p->gap / 2;
 	p->debt = (double)(p->eff_burst - 1) * p->gap + slack;
+	if (p->debt < p->catchup)
+		p->debt = p->catchup;
 	if (old == 0) {
 		/* Limited from now on: the first frame may leave at once. */
 		atomic_store_explicit(&p->next, now, memory_order_relaxed);
@@ -166,7 +172,7 @@ static void apply_rate(struct nmlua_pace *p, uint64_t bits, uint64_t now)
 	p->last_gap = g;
 }
 
-struct nmlua_pace *nmlua_pace_new(double pps, int poisson, uint32_t burst)
+struct nmlua_pace *nmlua_pace_new(double pps, int poisson, uint32_t burst, double catchup)
 {
 	struct nmlua_pace *p = NULL;
 
@@ -177,6 +183,7 @@ struct nmlua_pace *nmlua_pace_new(double pps, int poisson, uint32_t burst)
 		pthread_mutex_init(&p->lock, NULL);
 		p->hz = nmlua_cycles_hz();
 		p->burst = burst ? burst : DEFAULT_BURST;
+		p->catchup = catchup > 0 && isfinite(catchup) ? catchup * p->hz : 0;
 		p->eff_burst = p->burst;
 		p->poisson = poisson ? 1 : 0;
 		p->id = n;
@@ -236,8 +243,11 @@ uint32_t nmlua_pace_grant(struct nmlua_pace *p, uint32_t max)
 		goto out;
 	uint32_t cap = max < p->eff_burst ? max : p->eff_burst;
 	if (lag > p->debt) {
-		/* Fallen behind by more than a burst: one burst now, and the
-		 * schedule goes on from here. */
+		/* Fallen behind by more than the catch-up: what was due before
+		 * it is missed, the rest leaves a burst per grant. */
+		double missed = floor((lag - p->debt) / p->gap);
+		if (missed >= 1)
+			atomic_fetch_add_explicit(&p->missed, (uint64_t)missed, memory_order_relaxed);
 		atomic_store_explicit(&p->next, now, memory_order_relaxed);
 		p->next_frac = 0;
 		advance(p, -p->debt);
@@ -298,4 +308,9 @@ double nmlua_pace_rate(const struct nmlua_pace *p)
 double nmlua_pace_granted(const struct nmlua_pace *p)
 {
 	return (double)atomic_load_explicit(&p->granted, memory_order_relaxed);
+}
+
+double nmlua_pace_missed(const struct nmlua_pace *p)
+{
+	return (double)atomic_load_explicit(&p->missed, memory_order_relaxed);
 }

@@ -15,8 +15,9 @@
 struct nmlua_pace;
 /* A pacer at `pps` frames per second (0: no limit), constant gaps
  * (poisson 0) or exponential ones (poisson 1), at most `burst` frames per
- * grant (0: 32).  NULL when the registry is full or out of memory. */
-struct nmlua_pace *nmlua_pace_new(double pps, int poisson, uint32_t burst);
+ * grant (0: 32), making up the frames due in the last `catchup` seconds
+ * after a stall.  NULL when the registry is full or out of memory. */
+struct nmlua_pace *nmlua_pace_new(double pps, int poisson, uint32_t burst, double catchup);
 /* The pacer of handle `id` (from nmlua_pace_id()), or NULL. */
 struct nmlua_pace *nmlua_pace_get(int id);
 int nmlua_pace_id(const struct nmlua_pace *p);
@@ -30,6 +31,8 @@ void nmlua_pace_set_rate(struct nmlua_pace *p, double pps);
 double nmlua_pace_rate(const struct nmlua_pace *p);
 /* Frames granted since the pacer was made. */
 double nmlua_pace_granted(const struct nmlua_pace *p);
+/* Frames that were due longer ago than the catch-up, never granted. */
+double nmlua_pace_missed(const struct nmlua_pace *p);
 /* ffi:end */
 
 #endif

@@ -148,9 +148,16 @@ static void print_group(const struct group *now, const struct group *was, double
 			now->dropped, now->lost, now->bytes);
 		break;
 	default:
-		fprintf(f, "[%7.2f s] %-24s %9.3f Mpps %8.3f Gbit/s  offered %.0f sent %.0f "
-			"received %.0f dropped %.0f lost %.0f\n", t, now->name, mpps, gbps,
-			now->offered, now->sent, now->received, now->dropped, now->lost);
+		/* The totals that matter for the direction: a sender's frames
+		 * and what it offered (as many as it sent, if it does not say),
+		 * a receiver's and what did not reach it. */
+		if (now->rx)
+			fprintf(f, "[%7.2f s] %-24s %9.3f Mpps %8.3f Gbit/s  received %.0f dropped %.0f lost %.0f\n",
+				t, now->name, mpps, gbps, now->received, now->dropped, now->lost);
+		else
+			fprintf(f, "[%7.2f s] %-24s %9.3f Mpps %8.3f Gbit/s  sent %.0f offered %.0f\n", t,
+				now->name, mpps, gbps, now->sent,
+				now->offered > now->sent ? now->offered : now->sent);
 	}
 }
 
