@@ -73,6 +73,7 @@ function receiver(port)
       got = got + n
       ctr:add(n, bytes)
       ctr:add_lost(lost)
+      ctr:set_dropped(ring.r.dropped)   -- the switch found no room: as of this recv
     end
   end
   return { received = got, latency = lat }

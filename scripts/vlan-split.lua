@@ -104,6 +104,7 @@ function sink(port, vid)
       ring:release(n)
       got = got + n
       ctr:add(n, n * 64)
+      ctr:set_dropped(ring.r.dropped)   -- the switch found no room: as of this recv
     end
   end
   return { received = got, wrong = wrong }

@@ -93,10 +93,10 @@ function Ring:send(n, stamp_off)
 end
 
 -- RX: rxsync (handing back what release() gave up) and return how many
--- frames are ready, at most max (default 256), and the cycle count taken
--- right after the sync (for nm.read_stamp).
+-- frames are ready, at most max (default 512, pkt-gen's batch), and the
+-- cycle count taken right after the sync (for nm.read_stamp).
 function Ring:recv(max)
-  local n = C.nmlua_ring_recv(self.r, max or 256)
+  local n = C.nmlua_ring_recv(self.r, max or 512)
   if n < 0 then ring_failed(self, n) end
   return n, tonumber(self.r.t_sync)
 end
