@@ -331,8 +331,8 @@ function M.selftest()
   local function missed_ok(m, t0, t1, t2, t3, us)
     local lo = (t2 - t1) * 1e-3 - us
     local hi = (t3 - t0) * 1e-3 - us
-    local slack = 12 + 0.01 * (t3 - t0) * 1e-3
-    return m >= lo - slack and m <= hi + slack
+    local margin = 12 + 0.01 * (t3 - t0) * 1e-3
+    return m >= lo - margin and m <= hi + margin
   end
   tries("burst cap, no catch-up burst", function()
     local c = M.new{ rate = "1Mpps", burst = 8, catchup = 0 }
