@@ -191,8 +191,10 @@ struct nmlua_pace *nmlua_pace_new(double pps, int poisson, uint32_t burst, doubl
 		/* Seeded apart per pacer and per run. */
 		p->rng = now ^ ((uint64_t)(n + 1) * 0xd1b54a32d192ed03u) ^ (uint64_t)(uintptr_t)p;
 		atomic_store(&p->next, now);
+		/* The schedule starts at the first grant (apply_rate() from
+		 * there), not here: a pacer made a while before its sender
+		 * starts owes it nothing. */
 		atomic_store(&p->pps_bits, rate_bits(pps));
-		apply_rate(p, rate_bits(pps), now);
 		pacers[n] = p;
 		/* Published once filled: _get() reads below npacers only. */
 		atomic_store(&npacers, n + 1);
